@@ -1,0 +1,40 @@
+# Two commands do everything: `make book` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip
+
+.PHONY: setup browser test book book-student clean-book benchmarks
+
+# A virtual environment with the toolkit (editable), the book and the test tools.
+# torch is pinned by constraints.txt to the CPU build.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e '.[book,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) browser
+
+# Debian's chromium for the browser test of the book (installed when run as root on Debian).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "note: install Debian's chromium to run the browser test of the book"; fi; }
+
+test: setup
+	$(BIN)/python -m pytest
+
+book: setup
+	$(BIN)/python book/build.py html
+
+book-student: book
+	$(BIN)/python book/build.py student
+
+benchmarks: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean-book:
+	rm -rf book/_build

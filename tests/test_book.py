@@ -1,0 +1,157 @@
+"""The book: its notebooks follow the skeleton, execute without error, and render in a browser."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import re
+import shutil
+import socketserver
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.md"))
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def test_every_toc_entry_exists():
+    for entry in _toc_files():
+        assert (ROOT / f"{entry}.md").exists(), f"_toc.yml names {entry} but {entry}.md does not exist"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = set(_toc_files())
+    for nb in NOTEBOOKS:
+        assert f"notebooks/{nb.stem}" in listed, f"{nb.name} is not in book/_toc.yml"
+
+
+def test_no_ipynb_files_are_tracked():
+    assert not list((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_follows_the_skeleton(path):
+    text = path.read_text()
+    assert text.startswith("---\njupytext:"), "MyST notebooks start with the jupytext header"
+    assert re.search(r"^# \S", text, re.M), "a '# Title'"
+    for heading in ("## Overview", "## Setup", "## Summary", "## What's next", "## Exercises"):
+        assert re.search(rf"^{re.escape(heading)}\s*$", text, re.M), f"missing section {heading!r}"
+    assert "In this notebook we" in text
+    assert "import toolkit as tk" in text
+    assert re.search(r":tags: \[.*solution.*\]", text), "exercises need a cell tagged 'solution'"
+    for forbidden in ("sys.path", "pip install", "../data", "import *"):
+        assert forbidden not in text, f"{forbidden!r} in a notebook"
+
+
+def test_student_version_strips_solution_cells():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    text = NOTEBOOKS[0].read_text()
+    nb = build.strip_solutions(text)
+    assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
+    assert len(nb.cells) < text.count("```{code-cell}") + text.count("\n#") + 100
+    assert any(c.cell_type == "code" for c in nb.cells), "non-solution code cells are kept"
+
+
+@pytest.mark.slow
+@pytest.mark.book
+def test_book_builds_and_every_page_has_its_figures(built_book):
+    assert not list((built_book / "reports").glob("*.err.log")) if (built_book / "reports").exists() else True
+    for entry in _toc_files():
+        page = built_book / f"{entry}.html"
+        assert page.exists(), f"{page} was not built"
+        if entry.startswith("notebooks/"):
+            html = page.read_text()
+            images = re.findall(r'<img[^>]+src="([^"]+)"', html)
+            assert images, f"{entry}: no figure rendered"
+            for src in images:
+                if not src.startswith(("http:", "https:", "data:")):
+                    assert (page.parent / src).resolve().exists(), f"{entry}: missing image {src}"
+            assert "Traceback (most recent call last)" not in html, f"{entry}: a traceback in the page"
+    for html_file in built_book.rglob("*.html"):
+        text = html_file.read_text(errors="replace")
+        for url in re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text):
+            pytest.fail(f"{html_file.relative_to(built_book)} loads {url} from the network")
+
+
+@contextlib.contextmanager
+def _serve(folder: Path):
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    with socketserver.TCPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/"
+        finally:
+            server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.book
+def test_book_in_a_headless_browser(built_book):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    shots = ROOT / "book" / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with _serve(built_book) as base, sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+        page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+        visited, links = set(), set()
+        for entry in _toc_files():
+            url = urljoin(base, f"{entry}.html")
+            errors.clear()
+            response = page.goto(url, wait_until="load")
+            if response is None or response.status != 200:
+                problems.append(f"{entry}: page missing ({response.status if response else 'no response'})")
+                continue
+            page.wait_for_timeout(300)
+            broken_images = page.eval_on_selector_all(
+                "img", "els => els.filter(e => !e.complete || e.naturalWidth === 0).map(e => e.src)")
+            problems += [f"{entry}: image not shown {src}" for src in broken_images]
+            problems += [f"{entry}: {e}" for e in errors if urlparse(e.split(": ", 1)[-1]).hostname in (None, "127.0.0.1")
+                         or e.startswith(("console", "page error"))]
+            for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+                if href.startswith(base):
+                    links.add(href.split("#")[0])
+            visited.add(url)
+            if entry in ("book/intro", "notebooks/03_training_hirenet", "notebooks/05_attention_vs_random",
+                         "notebooks/09_null_controls"):
+                page.screenshot(path=str(shots / f"{Path(entry).name}.png"), full_page=False)
+        for link in sorted(links - visited):
+            response = page.goto(link, wait_until="load")
+            if response is None or response.status != 200:
+                problems.append(f"broken internal link: {link}")
+        browser.close()
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,28 @@
+"""Attention-slices toolkit: key moments in asynchronous video job interviews.
+
+Use it as ``import toolkit as tk``; the submodules hold the stages::
+
+    corpus = tk.datasets.embedded_corpus()      # the simulated corpus of the book
+    run = tk.pipeline.run(corpus, "runs/demo")  # train HireNet, slices, analyses
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+import importlib
+
+_SUBMODULES = (
+    "analysis", "cache", "controls", "corpus", "datasets", "extract", "hirenet", "importers",
+    "pipeline", "plots", "simulate", "slices", "stats", "vocabulary",
+)
+
+
+def __getattr__(name):
+    # Submodules load on first use so ``import toolkit`` stays fast (torch, mediapipe are heavy).
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'toolkit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

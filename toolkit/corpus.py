@@ -1,0 +1,435 @@
+"""The corpus: one folder that every stage reads and writes (DESIGN section 3).
+
+A corpus folder holds
+
+``manifest.csv``
+    one row per answer: ``answer_id``, ``candidate_id``, ``position_id``, ``question``
+    (1-based), ``label`` (0/1, the same on all of a candidate's answers); optional
+    ``video``, ``duration_s``, grouping and attribute columns.
+``frames.parquet``
+    a file, or a folder of parquet files: one row per analysed frame: ``answer_id``,
+    ``time_s``, ``success``, then float feature columns (canonical AU names, extras allowed).
+``corpus.json``
+    frame rate, feature source, generator or extractor parameters, toolkit version.
+``episodes.csv``
+    simulated corpora only: ground-truth key moments ``answer_id, kind, start_s, end_s``.
+
+Every reader validates and fails with a :class:`CorpusError` naming the file, the row and
+the column. Every writer writes to a temporary name and renames.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from . import _io
+from .vocabulary import AUS
+
+__all__ = ["Corpus", "CorpusError", "load", "save", "validate", "REQUIRED_MANIFEST", "REQUIRED_FRAMES"]
+
+REQUIRED_MANIFEST = ("answer_id", "candidate_id", "position_id", "question", "label")
+REQUIRED_FRAMES = ("answer_id", "time_s", "success")
+EPISODE_COLUMNS = ("answer_id", "kind", "start_s", "end_s")
+_ID_COLUMNS = ("answer_id", "candidate_id", "position_id")
+
+
+class CorpusError(ValueError):
+    """A corpus file breaks the contract; the message names the file, the row and the column."""
+
+
+def _where(file: str, row: int | None = None, column: str | None = None) -> str:
+    parts = [file]
+    if row is not None:
+        # Row numbers count data rows from 1; for CSV files the line number adds the header.
+        parts.append(f"row {row + 1}" + (f" (line {row + 2})" if file.endswith(".csv") else ""))
+    if column is not None:
+        parts.append(f"column '{column}'")
+    return ", ".join(parts)
+
+
+@dataclass
+class Corpus:
+    """Answers (``manifest``), their analysed frames (``frames``) and metadata (``meta``).
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        One row per answer (see the module docstring).
+    frames : pandas.DataFrame
+        One row per analysed frame, sorted by answer then ``time_s``.
+    meta : dict
+        The content of ``corpus.json``.
+    episodes : pandas.DataFrame, optional
+        Ground-truth key moments of a simulated corpus.
+    path : pathlib.Path, optional
+        The folder the corpus was loaded from, if any.
+    """
+
+    manifest: pd.DataFrame
+    frames: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+    episodes: pd.DataFrame | None = None
+    path: Path | None = None
+
+    @property
+    def features(self) -> list[str]:
+        """Feature columns of ``frames``: canonical AUs first (vocabulary order), then extras."""
+        numeric = [
+            c for c in self.frames.columns
+            if c not in REQUIRED_FRAMES and pd.api.types.is_float_dtype(self.frames[c])
+        ]
+        aus = [au for au in AUS if au in numeric]
+        return aus + [c for c in numeric if c not in aus]
+
+    @property
+    def aus(self) -> list[str]:
+        """Canonical action-unit columns present in ``frames``."""
+        return [au for au in AUS if au in self.frames.columns]
+
+    @property
+    def frame_rate(self) -> float:
+        """Analysed frames per second, from ``meta`` or estimated from ``time_s``."""
+        if "frame_rate" in self.meta:
+            return float(self.meta["frame_rate"])
+        dt = self.frames.groupby("answer_id", sort=False)["time_s"].diff().median()
+        return float(1.0 / dt) if dt and np.isfinite(dt) else float("nan")
+
+    @property
+    def candidates(self) -> pd.DataFrame:
+        """One row per candidate: ``candidate_id``, ``position_id``, ``label`` and attribute columns."""
+        answer_level = {"answer_id", "question", "video", "duration_s"}
+        cols = [c for c in self.manifest.columns if c not in answer_level]
+        return self.manifest[cols].drop_duplicates("candidate_id").reset_index(drop=True)
+
+    def answer_frames(self, answer_id: str) -> pd.DataFrame:
+        """The frames of one answer (a view in time order)."""
+        index = self._index()
+        if answer_id not in index:
+            raise KeyError(f"answer_id {answer_id!r} has no frames in this corpus")
+        start, stop = index[answer_id]
+        return self.frames.iloc[start:stop]
+
+    def iter_answers(self, columns: list[str] | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+        """Yield ``(answer_id, time_s, X, success)`` per answer in manifest order.
+
+        ``X`` is a float32 array of the requested feature columns (default: :attr:`features`).
+        Answers without frames yield empty arrays.
+        """
+        columns = list(columns or self.features)
+        index = self._index()
+        values = self.frames[columns].to_numpy(np.float32)
+        times = self.frames["time_s"].to_numpy(np.float64)
+        success = self.frames["success"].to_numpy(bool)
+        for answer_id in self.manifest["answer_id"]:
+            start, stop = index.get(answer_id, (0, 0))
+            yield answer_id, times[start:stop], values[start:stop], success[start:stop]
+
+    def _index(self) -> dict[str, tuple[int, int]]:
+        cached = self.__dict__.get("_index_cache")
+        if cached is not None and cached[0] is self.frames:
+            return cached[1]
+        ids = self.frames["answer_id"].to_numpy()
+        if len(ids) == 0:
+            result: dict[str, tuple[int, int]] = {}
+        else:
+            change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+            starts = np.r_[0, change]
+            stops = np.r_[change, len(ids)]
+            result = {ids[s]: (int(s), int(e)) for s, e in zip(starts, stops)}
+        self.__dict__["_index_cache"] = (self.frames, result)
+        return result
+
+    def subset(self, answer_ids=None, candidate_ids=None) -> "Corpus":
+        """A new corpus restricted to some answers or candidates (episodes follow)."""
+        manifest = self.manifest
+        if candidate_ids is not None:
+            manifest = manifest[manifest["candidate_id"].isin(set(candidate_ids))]
+        if answer_ids is not None:
+            manifest = manifest[manifest["answer_id"].isin(set(answer_ids))]
+        keep = set(manifest["answer_id"])
+        frames = self.frames[self.frames["answer_id"].isin(keep)].reset_index(drop=True)
+        episodes = None
+        if self.episodes is not None:
+            episodes = self.episodes[self.episodes["answer_id"].isin(keep)].reset_index(drop=True)
+        return Corpus(manifest.reset_index(drop=True), frames, dict(self.meta), episodes, None)
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (
+            f"Corpus({len(m)} answers, {m['candidate_id'].nunique()} candidates, "
+            f"{m['position_id'].nunique()} positions, {len(self.frames)} frames, "
+            f"source={self.meta.get('source', '?')!r})"
+        )
+
+
+# --------------------------------------------------------------------------- validation
+
+def validate_manifest(manifest: pd.DataFrame, file: str = "manifest.csv", root: Path | None = None) -> pd.DataFrame:
+    """Check a manifest table and return it with normalised dtypes.
+
+    Raises
+    ------
+    CorpusError
+        On a missing required column, an empty table, a missing or duplicate ``answer_id``,
+        a non-integer ``question``, a label not 0/1 or different across a candidate's answers,
+        or a ``video`` path outside the corpus folder.
+    """
+    missing = [c for c in REQUIRED_MANIFEST if c not in manifest.columns]
+    if missing:
+        raise CorpusError(f"{file}: missing required column(s) {', '.join(repr(c) for c in missing)}; "
+                          f"found {list(manifest.columns)}")
+    if len(manifest) == 0:
+        raise CorpusError(f"{file}: the corpus is empty (no answers)")
+    manifest = manifest.reset_index(drop=True).copy()
+    for col in _ID_COLUMNS:
+        bad = manifest[col].isna() | (manifest[col].astype(str).str.strip() == "")
+        if bad.any():
+            raise CorpusError(f"{_where(file, int(np.flatnonzero(bad)[0]), col)}: empty value")
+        manifest[col] = manifest[col].astype(str)
+    dup = manifest["answer_id"].duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero(manifest["answer_id"] == manifest["answer_id"][row])[0])
+        raise CorpusError(f"{_where(file, row, 'answer_id')}: duplicate answer_id "
+                          f"{manifest['answer_id'][row]!r} (first at row {first + 1})")
+    question = pd.to_numeric(manifest["question"], errors="coerce")
+    bad = question.isna() | (question < 1) | (question != np.round(question))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise CorpusError(f"{_where(file, row, 'question')}: expected a 1-based integer, "
+                          f"got {manifest['question'][row]!r}")
+    manifest["question"] = question.astype(int)
+    label = pd.to_numeric(manifest["label"], errors="coerce")
+    bad = ~label.isin([0, 1])
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise CorpusError(f"{_where(file, row, 'label')}: expected 0 or 1, got {manifest['label'][row]!r}")
+    manifest["label"] = label.astype(int)
+    per_candidate = manifest.groupby("candidate_id")["label"].transform("nunique")
+    if (per_candidate > 1).any():
+        row = int(np.flatnonzero(per_candidate > 1)[0])
+        cand = manifest["candidate_id"][row]
+        raise CorpusError(f"{_where(file, row, 'label')}: candidate {cand!r} has different labels "
+                          f"on different answers; the label is the candidate's outcome")
+    if "video" in manifest.columns:
+        for row, video in enumerate(manifest["video"]):
+            if pd.isna(video) or str(video).strip() == "":
+                continue
+            p = Path(str(video))
+            if p.is_absolute() or ".." in p.parts:
+                raise CorpusError(f"{_where(file, row, 'video')}: {str(video)!r} lies outside the corpus folder; "
+                                  f"give a path relative to the folder, without '..'")
+            if root is not None:
+                resolved = (root / p).resolve()
+                if not resolved.is_relative_to(root.resolve()):
+                    raise CorpusError(f"{_where(file, row, 'video')}: {str(video)!r} lies outside the corpus folder")
+    if "duration_s" in manifest.columns:
+        manifest["duration_s"] = pd.to_numeric(manifest["duration_s"], errors="coerce")
+    return manifest
+
+
+def validate_frames(frames: pd.DataFrame, answer_ids, file: str = "frames.parquet") -> pd.DataFrame:
+    """Check a frames table against the manifest's answers; return it sorted by answer, time.
+
+    Raises
+    ------
+    CorpusError
+        On a missing required column, frames of an unknown answer, a ``time_s`` that does
+        not increase within an answer, or a non-finite feature on a ``success`` frame.
+    """
+    missing = [c for c in REQUIRED_FRAMES if c not in frames.columns]
+    if missing:
+        raise CorpusError(f"{file}: missing required column(s) {', '.join(repr(c) for c in missing)}")
+    frames = frames.reset_index(drop=True)
+    frames = frames.assign(answer_id=frames["answer_id"].astype(str))
+    known = pd.Index(pd.Series(list(answer_ids), dtype=str))
+    unknown = ~frames["answer_id"].isin(known)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise CorpusError(f"{_where(file, row, 'answer_id')}: frames of unknown answer "
+                          f"{frames['answer_id'][row]!r} (not in manifest.csv)")
+    if frames["success"].dtype != bool:
+        s = frames["success"]
+        if not s.isin([0, 1, True, False]).all():
+            row = int(np.flatnonzero(~s.isin([0, 1, True, False]))[0])
+            raise CorpusError(f"{_where(file, row, 'success')}: expected a boolean, got {s[row]!r}")
+        frames["success"] = s.astype(bool)
+    time = pd.to_numeric(frames["time_s"], errors="coerce").astype(float)
+    if not np.isfinite(time).all():
+        row = int(np.flatnonzero(~np.isfinite(time))[0])
+        raise CorpusError(f"{_where(file, row, 'time_s')}: not a finite number")
+    frames["time_s"] = time
+    # time must increase within each answer, in file order; answers are contiguous blocks
+    same = frames["answer_id"].to_numpy()[1:] == frames["answer_id"].to_numpy()[:-1]
+    bad = same & (np.diff(time.to_numpy()) <= 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise CorpusError(f"{_where(file, row, 'time_s')}: time_s does not increase within answer "
+                          f"{frames['answer_id'][row]!r} ({time[row - 1]} then {time[row]})")
+    starts = frames["answer_id"].ne(frames["answer_id"].shift())
+    if frames.loc[starts, "answer_id"].duplicated().any():
+        row = int(np.flatnonzero(starts & frames["answer_id"].duplicated())[0])
+        raise CorpusError(f"{_where(file, row, 'answer_id')}: the frames of answer "
+                          f"{frames['answer_id'][row]!r} are not contiguous")
+    feature_cols = [c for c in frames.columns if c not in REQUIRED_FRAMES and c not in _ID_COLUMNS]
+    success = frames["success"].to_numpy(bool)
+    for col in feature_cols:
+        if not pd.api.types.is_numeric_dtype(frames[col]):
+            continue
+        values = frames[col].to_numpy(np.float64)
+        bad = success & ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise CorpusError(f"{_where(file, row, col)}: non-finite value {values[row]} on a frame "
+                              f"where success is true")
+    # order answers as in the manifest
+    order = pd.Series(np.arange(len(known)), index=known)
+    rank = order.reindex(frames["answer_id"]).to_numpy()
+    if len(rank) and np.any(np.diff(rank) < 0):
+        frames = frames.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+    return frames
+
+
+def validate_episodes(episodes: pd.DataFrame, answer_ids, file: str = "episodes.csv") -> pd.DataFrame:
+    """Check a ground-truth episodes table."""
+    missing = [c for c in EPISODE_COLUMNS if c not in episodes.columns]
+    if missing:
+        raise CorpusError(f"{file}: missing required column(s) {', '.join(repr(c) for c in missing)}")
+    episodes = episodes.reset_index(drop=True).copy()
+    episodes["answer_id"] = episodes["answer_id"].astype(str)
+    unknown = ~episodes["answer_id"].isin(set(map(str, answer_ids)))
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        raise CorpusError(f"{_where(file, row, 'answer_id')}: unknown answer {episodes['answer_id'][row]!r}")
+    for col in ("start_s", "end_s"):
+        v = pd.to_numeric(episodes[col], errors="coerce")
+        if v.isna().any():
+            row = int(np.flatnonzero(v.isna())[0])
+            raise CorpusError(f"{_where(file, row, col)}: not a number")
+        episodes[col] = v.astype(float)
+    bad = episodes["end_s"] <= episodes["start_s"]
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise CorpusError(f"{_where(file, row, 'end_s')}: end_s must be after start_s")
+    return episodes
+
+
+def validate(corpus: Corpus) -> Corpus:
+    """Validate all parts of a corpus in memory; return a normalised corpus.
+
+    Raises
+    ------
+    CorpusError
+        With a message naming the file, the row and the column of the first problem.
+    """
+    manifest = validate_manifest(corpus.manifest, root=corpus.path)
+    frames = validate_frames(corpus.frames, manifest["answer_id"])
+    episodes = None
+    if corpus.episodes is not None:
+        episodes = validate_episodes(corpus.episodes, manifest["answer_id"])
+    return Corpus(manifest, frames, dict(corpus.meta), episodes, corpus.path)
+
+
+# --------------------------------------------------------------------------- load / save
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype={c: str for c in _ID_COLUMNS}, keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        raise CorpusError(f"{path.name}: the file is empty") from None
+    except pd.errors.ParserError as err:
+        raise CorpusError(f"{path.name}: cannot be parsed as CSV ({err})") from None
+
+
+def _read_frames(path: Path) -> pd.DataFrame:
+    if path.is_dir():
+        parts = sorted(path.glob("*.parquet"))
+        if not parts:
+            raise CorpusError(f"{path.name}/: the folder holds no parquet files")
+        tables = []
+        for part in parts:
+            try:
+                tables.append(pd.read_parquet(part))
+            except Exception as err:  # noqa: BLE001 - report which file is broken
+                raise CorpusError(f"{path.name}/{part.name}: cannot be read as parquet ({err})") from None
+        return pd.concat(tables, ignore_index=True)
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001
+        raise CorpusError(f"{path.name}: cannot be read as parquet ({err})") from None
+
+
+def load(path: str | Path, validate_frames_: bool = True) -> Corpus:
+    """Load and validate a corpus folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The corpus folder (holding ``manifest.csv``, ``frames.parquet`` and ``corpus.json``).
+    validate_frames_ : bool
+        Check every frame (default). Turn off only for trusted, very large corpora.
+
+    Returns
+    -------
+    Corpus
+
+    Raises
+    ------
+    CorpusError
+        If a file is missing or breaks the contract; the message names file, row and column.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise CorpusError(f"{root}: no such corpus folder")
+    manifest_path = root / "manifest.csv"
+    if not manifest_path.exists():
+        raise CorpusError(f"{root}: manifest.csv is missing")
+    manifest = validate_manifest(_read_csv(manifest_path), root=root)
+    frames_path = root / "frames.parquet"
+    if not frames_path.exists():
+        raise CorpusError(f"{root}: frames.parquet is missing")
+    frames = _read_frames(frames_path)
+    if validate_frames_:
+        frames = validate_frames(frames, manifest["answer_id"])
+    meta = {}
+    if (root / "corpus.json").exists():
+        try:
+            meta = json.loads((root / "corpus.json").read_text())
+        except json.JSONDecodeError as err:
+            raise CorpusError(f"corpus.json: invalid JSON ({err})") from None
+    episodes = None
+    if (root / "episodes.csv").exists():
+        episodes = validate_episodes(_read_csv(root / "episodes.csv"), manifest["answer_id"])
+    return Corpus(manifest, frames, meta, episodes, root)
+
+
+def save(corpus: Corpus, path: str | Path, validate_: bool = True) -> Path:
+    """Write a corpus folder; each file is written atomically.
+
+    ``frames.parquet`` and ``manifest.csv`` are written first and ``corpus.json`` last, so a
+    folder with a ``corpus.json`` is complete.
+
+    Returns
+    -------
+    pathlib.Path
+        The corpus folder.
+    """
+    from . import __version__
+
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    if validate_:
+        corpus = validate(Corpus(corpus.manifest, corpus.frames, corpus.meta, corpus.episodes, root))
+    _io.write_parquet(root / "frames.parquet", corpus.frames)
+    _io.write_csv(root / "manifest.csv", corpus.manifest)
+    if corpus.episodes is not None:
+        _io.write_csv(root / "episodes.csv", corpus.episodes)
+    meta = {"toolkit_version": __version__, **corpus.meta}
+    _io.write_json(root / "corpus.json", meta)
+    corpus.path = root
+    return root
