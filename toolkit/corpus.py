@@ -20,6 +20,7 @@ the column. Every writer writes to a temporary name and renames.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -40,6 +41,13 @@ _ID_COLUMNS = ("answer_id", "candidate_id", "position_id")
 
 class CorpusError(ValueError):
     """A corpus file breaks the contract; the message names the file, the row and the column."""
+
+
+def _show(value) -> str:
+    """A value as the user wrote it (no numpy repr such as ``np.int64(7)``)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
 
 
 def _where(file: str, row: int | None = None, column: str | None = None) -> str:
@@ -202,20 +210,23 @@ def validate_manifest(manifest: pd.DataFrame, file: str = "manifest.csv", root: 
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise CorpusError(f"{_where(file, row, 'question')}: expected a 1-based integer, "
-                          f"got {manifest['question'][row]!r}")
+                          f"got {_show(manifest['question'][row])}")
     manifest["question"] = question.astype(int)
     label = pd.to_numeric(manifest["label"], errors="coerce")
     bad = ~label.isin([0, 1])
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise CorpusError(f"{_where(file, row, 'label')}: expected 0 or 1, got {manifest['label'][row]!r}")
+        raise CorpusError(f"{_where(file, row, 'label')}: expected 0 or 1, got {_show(manifest['label'][row])}")
     manifest["label"] = label.astype(int)
-    per_candidate = manifest.groupby("candidate_id")["label"].transform("nunique")
-    if (per_candidate > 1).any():
-        row = int(np.flatnonzero(per_candidate > 1)[0])
+    first_label = manifest.groupby("candidate_id")["label"].transform("first")
+    differs = manifest["label"] != first_label
+    if differs.any():
+        row = int(np.flatnonzero(differs)[0])
         cand = manifest["candidate_id"][row]
-        raise CorpusError(f"{_where(file, row, 'label')}: candidate {cand!r} has different labels "
-                          f"on different answers; the label is the candidate's outcome")
+        first = int(np.flatnonzero(manifest["candidate_id"] == cand)[0])
+        raise CorpusError(f"{_where(file, row, 'label')}: candidate {cand!r} has label {manifest['label'][row]} "
+                          f"here but {first_label[row]} on row {first + 1}; the label is the candidate's outcome "
+                          f"and must be the same on all of its answers")
     if "video" in manifest.columns:
         for row, video in enumerate(manifest["video"]):
             if pd.isna(video) or str(video).strip() == "":
@@ -257,7 +268,7 @@ def validate_frames(frames: pd.DataFrame, answer_ids, file: str = "frames.parque
         s = frames["success"]
         if not s.isin([0, 1, True, False]).all():
             row = int(np.flatnonzero(~s.isin([0, 1, True, False]))[0])
-            raise CorpusError(f"{_where(file, row, 'success')}: expected a boolean, got {s[row]!r}")
+            raise CorpusError(f"{_where(file, row, 'success')}: expected a boolean, got {_show(s[row])}")
         frames["success"] = s.astype(bool)
     time = pd.to_numeric(frames["time_s"], errors="coerce").astype(float)
     if not np.isfinite(time).all():
@@ -425,10 +436,17 @@ def save(corpus: Corpus, path: str | Path, validate_: bool = True) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     if validate_:
         corpus = validate(Corpus(corpus.manifest, corpus.frames, corpus.meta, corpus.episodes, root))
-    _io.write_parquet(root / "frames.parquet", corpus.frames)
+    # The folder counts as incomplete until corpus.json is written again, last.
+    (root / "corpus.json").unlink(missing_ok=True)
+    frames_path = root / "frames.parquet"
+    if frames_path.is_dir():
+        shutil.rmtree(frames_path)
+    _io.write_parquet(frames_path, corpus.frames)
     _io.write_csv(root / "manifest.csv", corpus.manifest)
     if corpus.episodes is not None:
         _io.write_csv(root / "episodes.csv", corpus.episodes)
+    else:
+        (root / "episodes.csv").unlink(missing_ok=True)
     meta = {"toolkit_version": __version__, **corpus.meta}
     _io.write_json(root / "corpus.json", meta)
     corpus.path = root
