@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -e '.[book,dev]'
+	$(BIN)/python -m toolkit extract --download-model
 	touch $(STAMP)
 
 setup: $(STAMP) browser
