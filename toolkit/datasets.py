@@ -152,7 +152,7 @@ def embedded_corpus(preset: str = "book", seed: int = 0):
     folder = data_dir() / "corpora" / f"{preset}-seed{seed}"
     key = cache.fingerprint({"preset": preset, "seed": seed, "code": cache.code_version("simulate")})
     if not cache.is_fresh(folder, key):
-        simulate.write(folder, preset=preset, seed=seed)
+        simulate.write(folder, preset=preset, seed=seed, progress=False)
         cache.mark(folder, key)
     return corpus.load(folder)
 
