@@ -12,8 +12,8 @@ __version__ = "0.1.0"
 import importlib
 
 _SUBMODULES = (
-    "analysis", "cache", "controls", "corpus", "datasets", "extract", "hirenet", "importers",
-    "pipeline", "plots", "simulate", "slices", "stats", "vocabulary",
+    "analysis", "cache", "calibration", "controls", "corpus", "datasets", "extract", "hirability", "hirenet",
+    "importers", "pipeline", "plots", "report", "simulate", "slices", "stats", "vocabulary",
 )
 
 

@@ -1,0 +1,570 @@
+"""Do attention slices carry more hirability information than random thin slices? (DESIGN 1.4, 6)
+
+The poster trains four classifiers on the facial features of one thin slice per candidate and
+compares their AUCs (random / attention): RF 0.545 / 0.554, Lasso 0.517 / 0.550, linear SVM
+0.518 / 0.543, RBF SVM 0.528 / 0.537, "significant". This module reproduces that comparison and
+tests it.
+
+Choices (the poster leaves them open; the book says so):
+
+* **One slice per candidate and kind.** A candidate's attention features are those of its
+  attention slice (question 1 by default); its random features in *draw* ``r`` are those of its
+  ``r``-th random slice. Every draw is one thin slice per candidate, exactly like the
+  attention kind, so the comparison is like for like. (Averaging the features of four random
+  slices would give random slices an advantage the attention slice does not have: less noise.)
+  When several questions are sliced, a candidate's slices of one kind and draw are averaged.
+* **Draw 0** is "the" random kind of the AUC table and of the paired tests; draws 1.. make the
+  **redraw null**: the random slices drawn again, the whole pipeline rerun for each draw.
+* **Cross-validation grouped by position**, the same outer folds for every model, kind and
+  draw (paired scores); hyper-parameters by an inner cross-validation, itself grouped by
+  position, on the training folds only; preprocessing (median imputation, standardisation)
+  inside the pipeline, so it is fitted on training folds only.
+* **Scores are out-of-fold**: every candidate is scored by the model that did not see its
+  position; the AUC is computed once on all out-of-fold scores, with a bootstrap interval that
+  resamples positions.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+
+__all__ = [
+    "MODELS", "POSTER_AUC", "HirabilityResult", "candidate_features", "make_model", "outer_folds",
+    "cross_validated_scores", "hirability_auc", "permutation_tests", "poster_table", "analyze",
+    "load_results", "plot_redraw_null",
+]
+
+#: The four classifiers of the poster, in its order.
+MODELS: tuple[str, ...] = ("RF", "Lasso", "linear SVM", "RBF SVM")
+
+#: The poster's AUCs (random / attention).
+POSTER_AUC = pd.DataFrame({
+    "model": list(MODELS),
+    "random": [0.545, 0.517, 0.518, 0.528],
+    "attention": [0.554, 0.550, 0.543, 0.537],
+})
+
+_ID_COLUMNS = ("candidate_id", "position_id", "label", "kind", "draw")
+_FEATURE_SUFFIXES = ("_delta", "_std", "_active")
+
+
+# --------------------------------------------------------------------------- per-candidate features
+
+def candidate_features(features: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """One row per candidate, kind and draw: the slice features with the candidate's label and position.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Slice features (:func:`toolkit.slices.features`): ``answer_id``, ``candidate_id``,
+        ``kind`` and feature columns ending in ``_delta``, ``_std`` or ``_active``. The random
+        slices of an answer are numbered in table order: the first is draw 0, the second draw 1...
+    candidates : pandas.DataFrame
+        ``candidate_id``, ``position_id``, ``label`` (e.g. ``corpus.candidates``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``candidate_id``, ``position_id``, ``label``, ``kind``, ``draw`` (0 for attention), then
+        the feature columns; only candidates with an attention slice; draws that some of those
+        candidates lack are dropped with a warning.
+    """
+    for col in ("answer_id", "candidate_id", "kind"):
+        if col not in features.columns:
+            raise ValueError(f"slice features: missing column {col!r}")
+    cols = [c for c in features.columns if c.endswith(_FEATURE_SUFFIXES)]
+    if not cols:
+        raise ValueError("slice features: no feature column (names ending in _delta, _std or _active)")
+    for col in ("candidate_id", "position_id", "label"):
+        if col not in candidates.columns:
+            raise ValueError(f"candidates table: missing column {col!r}")
+    kinds = set(features["kind"].astype(str))
+    unknown = kinds - {"attention", "random"}
+    if unknown:
+        raise ValueError(f"slice features: unknown kind(s) {sorted(unknown)}; expected attention, random")
+    cand = candidates[["candidate_id", "position_id", "label"]].copy()
+    cand["candidate_id"] = cand["candidate_id"].astype(str)
+    dup = cand["candidate_id"].duplicated()
+    if dup.any():
+        raise ValueError(f"candidates table: candidate_id {cand['candidate_id'][dup].iloc[0]!r} appears twice")
+    f = features[["answer_id", "candidate_id", "kind", *cols]].copy()
+    f["candidate_id"] = f["candidate_id"].astype(str)
+    f["kind"] = f["kind"].astype(str)
+    f["draw"] = f.groupby(["answer_id", "kind"], sort=False).cumcount()
+    missing = set(f["candidate_id"]) - set(cand["candidate_id"])
+    if missing:
+        raise ValueError(f"slice features: candidate_id {sorted(missing)[0]!r} is not in the candidates table")
+    per = f.groupby(["candidate_id", "kind", "draw"], sort=True)[cols].mean().reset_index()
+    with_attention = set(per.loc[per["kind"] == "attention", "candidate_id"])
+    if not with_attention:
+        raise ValueError("slice features: no attention slice")
+    per = per[per["candidate_id"].isin(with_attention)]
+    n_cand = len(with_attention)
+    counts = per[per["kind"] == "random"].groupby("draw")["candidate_id"].nunique()
+    partial = counts[counts < n_cand]
+    if len(partial):
+        warnings.warn(f"random draws {partial.index.tolist()} miss some candidates and are dropped",
+                      stacklevel=2)
+        per = per[~((per["kind"] == "random") & per["draw"].isin(partial.index))]
+    out = per.merge(cand, on="candidate_id", how="left", validate="many_to_one")
+    out["label"] = out["label"].astype(int)
+    return out[[*_ID_COLUMNS, *cols]].sort_values(["kind", "draw", "candidate_id"], kind="stable",
+                                                  ignore_index=True)
+
+
+# --------------------------------------------------------------------------- models and folds
+
+def make_model(name: str, seed: int = 0, tune: bool = True):
+    """A scikit-learn pipeline (median imputation, standardisation, classifier) and its grid.
+
+    Parameters
+    ----------
+    name : {"RF", "Lasso", "linear SVM", "RBF SVM"}
+    seed : int
+        Seed of the random forest.
+    tune : bool
+        Return the hyper-parameter grid for the inner cross-validation; False returns an empty
+        grid (the middle value of each grid is the fixed default).
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+    grid : dict
+        Parameter grid for :class:`~sklearn.model_selection.GridSearchCV` (``model__...``).
+    """
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, LinearSVC
+
+    if name == "RF":
+        model = RandomForestClassifier(n_estimators=50, min_samples_leaf=10, max_features="sqrt",
+                                       random_state=seed, n_jobs=1)
+        grid = {"model__min_samples_leaf": [3, 30]}
+    elif name == "Lasso":
+        model = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=0.1, max_iter=1000)
+        grid = {"model__C": [0.03, 0.1, 1.0]}
+    elif name == "linear SVM":
+        model = LinearSVC(C=0.01, max_iter=5000)
+        grid = {"model__C": [0.001, 0.01, 0.1]}
+    elif name == "RBF SVM":
+        model = SVC(kernel="rbf", C=1.0, gamma="scale")
+        grid = {"model__C": [0.1, 1.0, 10.0]}
+    else:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    pipe = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()),
+                     ("model", model)])
+    return pipe, (grid if tune else {})
+
+
+def outer_folds(label, groups, n_splits: int = 5, seed: int = 0) -> np.ndarray:
+    """Fold of each candidate: stratified by label, grouped by position (a position is never split).
+
+    Raises
+    ------
+    ValueError
+        With fewer positions than folds, or when a training fold would hold a single class.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y = np.asarray(label).astype(int)
+    groups = np.asarray(groups)
+    n_groups = len(np.unique(groups))
+    if n_groups < n_splits:
+        raise ValueError(f"{n_splits}-fold cross-validation grouped by position needs at least "
+                         f"{n_splits} positions, got {n_groups}")
+    fold = np.full(y.size, -1)
+    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    for k, (_, test) in enumerate(cv.split(np.zeros(y.size), y, groups)):
+        fold[test] = k
+    for k in range(n_splits):
+        train = y[fold != k]
+        if train.min() == train.max():
+            raise ValueError(f"fold {k}: its training candidates all have label {train[0]}; a classifier "
+                             f"cannot be trained (too few positions with both labels)")
+    return fold
+
+
+def _decision(fitted, X: np.ndarray) -> np.ndarray:
+    if hasattr(fitted, "decision_function"):
+        return np.asarray(fitted.decision_function(X), dtype=float)
+    return np.asarray(fitted.predict_proba(X)[:, 1], dtype=float)
+
+
+def cross_validated_scores(X, label, groups, fold, model: str, seed: int = 0, tune: bool = True,
+                           inner_splits: int = 3) -> np.ndarray:
+    """Out-of-fold scores of one model: each fold scored by a model fitted on the other folds.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_candidates, n_features)
+    label, groups, fold : array-like
+        Labels (0/1), positions and outer folds (:func:`outer_folds`) of the candidates.
+    model : str
+        One of :data:`MODELS`.
+    seed : int
+        Seed of the model and of the inner folds.
+    tune : bool
+        Choose hyper-parameters by an inner cross-validation (grouped by position, scored by
+        AUC) on the training folds; False uses fixed defaults (faster; the calibration study).
+    inner_splits : int
+        Inner folds (fewer when the training folds hold fewer positions).
+
+    Returns
+    -------
+    numpy.ndarray
+        One score per candidate (higher: more likely invited).
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(label).astype(int)
+    groups = np.asarray(groups)
+    fold = np.asarray(fold)
+    pipe, grid = make_model(model, seed=seed, tune=tune)
+    scores = np.empty(y.size)
+    for k in np.unique(fold):
+        test = fold == k
+        train = ~test
+        if y[train].min() == y[train].max():
+            raise ValueError(f"fold {k}: its training candidates all have label {y[train][0]}")
+        if grid:
+            n_inner = min(inner_splits, len(np.unique(groups[train])))
+            inner = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
+            search = GridSearchCV(clone(pipe), grid, cv=inner, scoring="roc_auc", error_score=np.nan)
+            with warnings.catch_warnings():
+                # an inner fold with a single class leaves a NaN score; the grid still chooses
+                warnings.simplefilter("ignore", category=UserWarning)
+                warnings.simplefilter("ignore", category=RuntimeWarning)
+                search.fit(X[train], y[train], groups=groups[train])
+            fitted = search.best_estimator_
+        else:
+            fitted = clone(pipe).fit(X[train], y[train])
+        scores[test] = _decision(fitted, X[test])
+    return scores
+
+
+# --------------------------------------------------------------------------- AUC table
+
+@dataclass
+class HirabilityResult:
+    """Out-of-fold hirability scores and AUCs of attention and random slices.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``model``, ``kind``, ``auc``, ``ci_low``, ``ci_high``, ``n_candidates`` (random: draw 0).
+    scores : pandas.DataFrame
+        ``candidate_id``, ``position_id``, ``label``, ``fold``, ``model``, ``kind``, ``draw``,
+        ``score`` (out-of-fold).
+    redraws : pandas.DataFrame
+        ``model``, ``draw``, ``auc``: the random-slice AUC of every draw.
+    params : dict
+    """
+
+    table: pd.DataFrame
+    scores: pd.DataFrame
+    redraws: pd.DataFrame
+    params: dict = field(default_factory=dict)
+
+    def paired(self, model: str, draw: int = 0) -> pd.DataFrame:
+        """Attention and random (``draw``) scores of ``model`` side by side, one row per candidate."""
+        s = self.scores[self.scores["model"] == model]
+        if s.empty:
+            raise KeyError(f"no scores for model {model!r}; models: {sorted(self.scores['model'].unique())}")
+        att = s[s["kind"] == "attention"].set_index("candidate_id")
+        rnd = s[(s["kind"] == "random") & (s["draw"] == draw)].set_index("candidate_id")
+        if rnd.empty:
+            raise KeyError(f"no random draw {draw} for model {model!r}")
+        out = att[["position_id", "label", "fold"]].copy()
+        out["attention"] = att["score"]
+        out["random"] = rnd["score"].reindex(att.index)
+        return out.reset_index()
+
+
+def hirability_auc(features: pd.DataFrame, candidates: pd.DataFrame, models=MODELS,
+                   n_draws: int | None = None, n_splits: int = 5, n_boot: int = 1000, seed: int = 0,
+                   tune: bool = True, n_jobs: int = 1, progress: bool = False) -> HirabilityResult:
+    """Out-of-fold AUC of each model on attention-slice and random-slice features.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Slice features (:func:`toolkit.slices.features`) of attention and random slices.
+    candidates : pandas.DataFrame
+        ``candidate_id``, ``position_id``, ``label`` (``corpus.candidates``).
+    models : sequence of str
+        Among :data:`MODELS`.
+    n_draws : int, optional
+        Random draws to score (default: all in ``features``); draw 0 is the table's random kind,
+        all draws make the redraw null.
+    n_splits : int
+        Outer folds, grouped by position.
+    n_boot : int
+        Bootstrap replicates of the intervals (positions resampled).
+    seed : int
+        Seed of the folds, models and bootstrap.
+    tune : bool
+        Hyper-parameters by inner cross-validation (default) or fixed.
+    n_jobs : int
+        Processes for the cross-validations (one per model, kind and draw); the result does not
+        depend on it.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    HirabilityResult
+    """
+    models = list(models)
+    for m in models:
+        if m not in MODELS:
+            raise ValueError(f"unknown model {m!r}; choose among {', '.join(MODELS)}")
+    per = candidate_features(features, candidates)
+    cols = [c for c in per.columns if c not in _ID_COLUMNS]
+    att = per[per["kind"] == "attention"].reset_index(drop=True)
+    ids = att["candidate_id"].to_numpy()
+    y = att["label"].to_numpy(int)
+    stats._check_labels(y, "label")
+    groups = att["position_id"].astype(str).to_numpy()
+    fold = outer_folds(y, groups, n_splits=n_splits, seed=seed)
+    available = sorted(per.loc[per["kind"] == "random", "draw"].unique().tolist())
+    if not available:
+        raise ValueError("slice features: no random slice")
+    draws = available if n_draws is None else available[:n_draws]
+    if n_draws is not None and len(draws) < n_draws:
+        raise ValueError(f"{n_draws} random draws asked, the slice features hold {len(available)}")
+    blocks = [("attention", 0, att)]
+    for d in draws:
+        rnd = per[(per["kind"] == "random") & (per["draw"] == d)].set_index("candidate_id").reindex(ids)
+        blocks.append(("random", d, rnd.reset_index()))
+    jobs = [(m, kind, d, block[cols].to_numpy(float)) for m in models for kind, d, block in blocks]
+    if progress:
+        from tqdm.auto import tqdm
+        jobs = tqdm(jobs, desc="hirability", unit="cross-validation")
+    if n_jobs == 1:
+        all_scores = [cross_validated_scores(X, y, groups, fold, m, seed=seed, tune=tune) for m, _, _, X in jobs]
+    else:
+        from joblib import Parallel, delayed
+        all_scores = Parallel(n_jobs=n_jobs)(delayed(cross_validated_scores)(X, y, groups, fold, m, seed=seed,
+                                                                              tune=tune) for m, _, _, X in jobs)
+    rows = [pd.DataFrame({"candidate_id": ids, "position_id": groups, "label": y, "fold": fold,
+                          "model": m, "kind": kind, "draw": d, "score": score})
+            for (m, kind, d, _), score in zip(jobs, all_scores)]
+    scores = pd.concat(rows, ignore_index=True)
+    table, redraws = [], []
+    for (m, kind, d), s in scores.groupby(["model", "kind", "draw"], sort=False):
+        if kind == "random":
+            redraws.append((m, d, stats.auc(s["label"], s["score"])))
+        if kind == "attention" or d == draws[0]:
+            ci = stats.bootstrap_auc_ci(s["label"], s["score"], n_boot=n_boot, seed=seed, groups=s["position_id"])
+            table.append((m, kind, ci.auc, ci.ci_low, ci.ci_high, len(s)))
+    table = pd.DataFrame(table, columns=["model", "kind", "auc", "ci_low", "ci_high", "n_candidates"])
+    redraws = pd.DataFrame(redraws, columns=["model", "draw", "auc"])
+    params = {"models": models, "n_draws": len(draws), "n_splits": n_splits, "n_boot": n_boot, "seed": seed,
+              "tune": tune, "n_features": len(cols)}
+    return HirabilityResult(table, scores, redraws, params)
+
+
+def poster_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Our AUCs in the poster's layout (one row per model, random and attention), beside the poster's.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :attr:`HirabilityResult.table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``random``, ``random_ci``, ``attention``, ``attention_ci``, ``difference``,
+        ``poster_random``, ``poster_attention``, ``poster_difference``.
+    """
+    rows = []
+    for m in [m for m in MODELS if m in set(table["model"])]:
+        t = table[table["model"] == m].set_index("kind")
+        poster = POSTER_AUC.set_index("model").loc[m]
+        rows.append({
+            "model": m,
+            "random": round(t.loc["random", "auc"], 3),
+            "random_ci": f"{t.loc['random', 'ci_low']:.3f}-{t.loc['random', 'ci_high']:.3f}",
+            "attention": round(t.loc["attention", "auc"], 3),
+            "attention_ci": f"{t.loc['attention', 'ci_low']:.3f}-{t.loc['attention', 'ci_high']:.3f}",
+            "difference": round(t.loc["attention", "auc"] - t.loc["random", "auc"], 3),
+            "poster_random": poster["random"], "poster_attention": poster["attention"],
+            "poster_difference": round(poster["attention"] - poster["random"], 3),
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- tests
+
+def permutation_tests(result: HirabilityResult, n_permutations: int = 10_000, seed: int = 0,
+                      alternative: str = "greater") -> pd.DataFrame:
+    """Per model: is AUC(attention) above AUC(random)? Three tests, Holm-corrected across models.
+
+    ``permutation``
+        paired permutation test of the AUC difference, attention vs random draw 0, on the same
+        candidates (:func:`toolkit.stats.paired_permutation_test`);
+    ``delong``
+        DeLong's paired test of the same two AUCs (:func:`toolkit.stats.delong_paired`);
+    ``redraw``
+        the attention AUC against the AUCs of all random draws (:func:`toolkit.stats.redraw_null`):
+        it alone accounts for the randomness of the random slices themselves.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: ``model``, ``test``, ``auc_attention``, ``auc_random`` (draw 0; the mean over draws
+        for ``redraw``), ``difference``, ``statistic`` (z for DeLong), ``n`` (permutations or
+        redraws), ``p_value``, ``p_holm`` (Holm across models, within each test), ``alternative``.
+    """
+    rows = []
+    for m in result.params.get("models", sorted(result.scores["model"].unique())):
+        pair = result.paired(m, draw=0)
+        y = pair["label"].to_numpy(int)
+        perm = stats.paired_permutation_test(y, pair["attention"], pair["random"], n_permutations=n_permutations,
+                                             seed=seed, alternative=alternative)
+        rows.append((m, "permutation", perm.auc_a, perm.auc_b, perm.difference, np.nan, n_permutations,
+                     perm.p_value))
+        dl = stats.delong_paired(y, pair["attention"], pair["random"], alternative=alternative)
+        rows.append((m, "delong", dl.auc_a, dl.auc_b, dl.difference, dl.z, np.nan, dl.p_value))
+        null = result.redraws.loc[result.redraws["model"] == m, "auc"].to_numpy()
+        rd = stats.redraw_null(perm.auc_a, null, alternative=alternative)
+        rows.append((m, "redraw", perm.auc_a, float(null.mean()), perm.auc_a - float(null.mean()), np.nan,
+                     rd.n_redraws, rd.p_value))
+    out = pd.DataFrame(rows, columns=["model", "test", "auc_attention", "auc_random", "difference", "statistic",
+                                      "n", "p_value"])
+    out["p_holm"] = np.nan
+    for test, idx in out.groupby("test", sort=False).groups.items():
+        out.loc[idx, "p_holm"] = stats.holm(out.loc[idx, "p_value"].to_numpy())
+    out["alternative"] = alternative
+    return out
+
+
+# --------------------------------------------------------------------------- the stage (cached)
+
+def analyze(attention: pd.DataFrame, corpus, folder: str | Path, models=MODELS, question: int | None = 1,
+            n_redraws: int = 19, n_splits: int = 5, n_boot: int = 1000, n_permutations: int = 10_000,
+            seed: int = 0, tune: bool = True, n_jobs: int = 1, progress: bool = False) -> tuple[HirabilityResult, pd.DataFrame]:
+    """The hirability stage of a run: slices, features, out-of-fold AUCs, tests; cached in ``folder``.
+
+    The random slices are drawn once with ``n_random = n_redraws`` per answer (the first four
+    are the run's usual random slices for the same seed); draw ``r`` is each candidate's
+    ``r``-th random slice.
+
+    Parameters
+    ----------
+    attention : pandas.DataFrame
+        ``answer_id``, ``time_s``, ``weight`` (e.g. ``run.attention``).
+    corpus : toolkit.corpus.Corpus
+    folder : str or pathlib.Path
+        Where the stage writes ``hirability_auc.csv``, ``permutation_tests.csv``,
+        ``hirability_redraws.csv`` and ``hirability_scores.parquet`` (a run's ``results/``).
+    models, n_splits, n_boot, seed, tune :
+        As in :func:`hirability_auc`.
+    question : int or None
+        The question whose answers are sliced (the poster: 1).
+    n_redraws : int
+        Random draws (draw 0 included). The redraw p-value is at least ``1 / (n_redraws + 1)``:
+        19 draws are the fewest that can give p <= 0.05, and a Holm correction over four models
+        needs 79 for its smallest p-value to reach 0.05 / 4.
+    n_jobs : int
+        Processes for the cross-validations.
+    n_permutations : int
+        Permutations of the paired test.
+
+    Returns
+    -------
+    (HirabilityResult, pandas.DataFrame)
+        The AUCs and the tests table.
+    """
+    from . import _io, cache, slices
+
+    folder = Path(folder)
+    params = {"models": list(models), "question": question, "n_redraws": n_redraws, "n_splits": n_splits,
+              "n_boot": n_boot, "n_permutations": n_permutations, "seed": seed, "tune": tune}
+    key = cache.fingerprint({"attention": attention, "corpus": cache.corpus_fingerprint(corpus), "params": params,
+                             "code": cache.code_version("hirability", "stats", "slices")})
+    if cache.is_fresh(folder / ".hirability", key):
+        return load_results(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # answers without slices are reported by the slices stage
+        sl = slices.extract(attention, corpus, question=question, n_random=n_redraws, seed=seed)
+        feats = slices.features(corpus, sl)
+    result = hirability_auc(feats, corpus.candidates, models=models, n_draws=n_redraws, n_splits=n_splits,
+                            n_boot=n_boot, seed=seed, tune=tune, n_jobs=n_jobs, progress=progress)
+    result.params.update(params)
+    tests = permutation_tests(result, n_permutations=n_permutations, seed=seed)
+    _io.write_parquet(folder / "hirability_scores.parquet", result.scores)
+    _io.write_csv(folder / "hirability_redraws.csv", result.redraws)
+    _io.write_csv(folder / "hirability_auc.csv", result.table)
+    _io.write_csv(folder / "permutation_tests.csv", tests)
+    _io.write_json(folder / "hirability_params.json", result.params)
+    cache.mark(folder / ".hirability", key)
+    return result, tests
+
+
+def load_results(folder: str | Path) -> tuple[HirabilityResult, pd.DataFrame]:
+    """Read what :func:`analyze` wrote in ``folder``."""
+    import json
+
+    folder = Path(folder)
+    for name in ("hirability_scores.parquet", "hirability_redraws.csv", "hirability_auc.csv",
+                 "permutation_tests.csv", "hirability_params.json"):
+        if not (folder / name).exists():
+            raise FileNotFoundError(f"{folder / name} is missing; run toolkit.hirability.analyze first")
+    scores = pd.read_parquet(folder / "hirability_scores.parquet")
+    for col in ("candidate_id", "position_id", "model", "kind"):
+        scores[col] = scores[col].astype(str)
+    result = HirabilityResult(
+        table=pd.read_csv(folder / "hirability_auc.csv"), scores=scores,
+        redraws=pd.read_csv(folder / "hirability_redraws.csv"),
+        params=json.loads((folder / "hirability_params.json").read_text()))
+    return result, pd.read_csv(folder / "permutation_tests.csv")
+
+
+# --------------------------------------------------------------------------- figure
+
+def plot_redraw_null(result: HirabilityResult, tests: pd.DataFrame | None = None, axes=None):
+    """One panel per model: the random-slice AUCs of all draws, and the attention AUC as a line.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    plots.style()
+    models = [m for m in MODELS if m in set(result.redraws["model"])]
+    if axes is None:
+        _, axes = plt.subplots(1, len(models), figsize=(3.0 * len(models), 3.0), sharey=True, squeeze=False)
+        axes = axes[0]
+    att = result.table[result.table["kind"] == "attention"].set_index("model")["auc"]
+    for ax, m in zip(axes, models):
+        null = result.redraws.loc[result.redraws["model"] == m, "auc"].to_numpy()
+        ax.hist(null, bins=max(5, min(20, null.size // 2)), color=plots.COLORS["random"],
+                label="random draws", alpha=0.9)
+        ax.axvline(att[m], color=plots.COLORS["attention"], lw=2, label="attention")
+        ax.axvline(0.5, color=plots.COLORS["null"], lw=1, ls=":")
+        title = m
+        if tests is not None:
+            p = tests[(tests["model"] == m) & (tests["test"] == "redraw")]
+            if len(p):
+                title += f"\nredraw p = {p['p_value'].iloc[0]:.2f} (Holm {p['p_holm'].iloc[0]:.2f})"
+        ax.set_title(title)
+        ax.set_xlabel("out-of-fold AUC")
+    axes[0].set_ylabel("random draws (count)")
+    axes[0].legend(loc="upper left", fontsize=8)
+    return np.asarray(axes)
