@@ -790,6 +790,12 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of cross-validation and SHAP (default 0)")
     parser.add_argument("--n-splits", type=int, default=5, help="folds (default 5)")
     parser.add_argument("--n-repeats", type=int, default=5, help="repeats of cross-validation (default 5)")
+    parser.add_argument("--question", type=int, default=1,
+                        help="question whose answers the hirability analysis slices (default 1)")
+    parser.add_argument("--n-redraws", type=int, default=19,
+                        help="random-slice redraws of the hirability analysis (default 19)")
+    parser.add_argument("--no-hirability", action="store_true",
+                        help="skip the hirability AUC and its tests (they need RUN/attention.parquet)")
     args = parser.parse_args(argv)
     slices_path = args.run / "slices.parquet"
     if not slices_path.exists():
@@ -807,5 +813,13 @@ def cli(argv: list[str] | None = None) -> int:
     if corpus.episodes is not None:
         _io.write_csv(out / "recovery.csv", recovery(slices, corpus.episodes, corpus, seed=args.seed))
         written.append("recovery.csv")
+    attention_path = args.run / "attention.parquet"
+    if attention_path.exists() and not args.no_hirability:
+        from . import hirability
+
+        attention = pd.read_parquet(attention_path)
+        hirability.analyze(attention, corpus, out, question=args.question, n_redraws=args.n_redraws, seed=args.seed,
+                           progress=True)
+        written += ["hirability_auc.csv", "permutation_tests.csv"]
     print(f"wrote {', '.join(written)} in {out}")
     return 0

@@ -1,0 +1,893 @@
+"""Null controls: what the analyses show when attention means nothing (DESIGN section 6).
+
+An attention network that learned nothing still picks unusual moments and peaks at the ends of
+answers; a label-free detector of unusual moments finds planted moments as well as a trained
+network. So every result of the analyses (attention vs random slices, importances, positions,
+recovery of planted moments, hirability) is read beside the same result computed from
+*null references*, attention sources that cannot know what the label depends on:
+
+``untrained``
+    HireNet with its initial weights, no training at all (replicate ``r``: initial seed
+    ``seed + r``);
+``permuted``
+    HireNet trained on a copy of the corpus whose labels are shuffled among the candidates of
+    each position (:func:`permute_labels`; frames untouched);
+``salience``
+    the label-free salience score :func:`toolkit.analysis.salience` in place of attention
+    (deterministic: its replicates redraw the random slices and the folds);
+``twin``
+    simulated corpora only: HireNet trained on the effect-0 twin (:func:`effect_zero_twin`),
+    the same corpus from the same seed in a world where no moment is linked to the label.
+
+The observed attention is called ``trained``. Every source goes through the same pipeline
+(:func:`summarize_attention`) and is evaluated against the *true* labels and the episodes of
+the corpus it was computed on (the twin's own frames and episodes for ``twin``).
+:func:`run_controls` computes all sources and replicates, cached in ``RUN/controls``;
+:func:`compare` places each observed value on its null distribution and gives an empirical
+p-value; :func:`claims` turns that into a sentence per claim of the poster.
+
+Typical use::
+
+    run = tk.datasets.book_run()
+    table = tk.controls.run_controls(corpus, run.path, attention=run.attention, n_replicates=3)
+    tk.controls.compare(table)
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import _io, cache
+
+__all__ = [
+    "REFERENCES", "OBSERVED", "METRICS", "CLAIMS", "ANXIETY_SIGNS", "EDGE_DISCOUNT_S", "EDGE_SHARE",
+    "EDGE_SECONDS", "permute_labels", "effect_zero_twin", "reference_attention", "edge_rates",
+    "summarize_attention", "run_controls", "compare", "claims", "edge_study", "write_results",
+    "benchmark_results", "plot_nulls", "plot_edge_study",
+]
+
+#: The null references, in display order.
+REFERENCES: tuple[str, ...] = ("untrained", "permuted", "salience", "twin")
+#: The name of the observed attention source.
+OBSERVED = "trained"
+#: Default of the edge discount shown by :func:`edge_study`: peaks within 1 s of an answer's
+#: first or last frame are excluded by the slice rule (``edge_discount_s`` of
+#: :func:`toolkit.slices.find_slice`).
+EDGE_DISCOUNT_S = 1.0
+#: A peak is "at the start" (end) when it lies in the first (last) 2 % of its answer ...
+EDGE_SHARE = 0.02
+#: ... or within its first (last) second.
+EDGE_SECONDS = 1.0
+
+#: The signs of anxiety the poster reads in attention slices: feature -> expected direction
+#: (eyes closed longer than usual, lip stretcher and lip tightener active, jaw drop not active).
+ANXIETY_SIGNS: dict[str, int] = {"AU45_delta": 1, "AU20_active": 1, "AU23_active": 1, "AU26_active": -1}
+
+#: Every metric of :func:`summarize_attention`: (what it measures, the direction a claim needs).
+METRICS: dict[str, tuple[str, str]] = {
+    "f1_mean": ("attention vs random slices: Lasso mean F1 (coin flip 0.45)", "greater"),
+    "kind_auc": ("attention vs random slices: Lasso AUC (chance 0.5)", "greater"),
+    "overlap_linked": ("overlap with label-linked moments, attention / random slices", "greater"),
+    "overlap_distractor": ("overlap with distractor moments, attention / random slices", "greater"),
+    "preference": ("preference for label-linked over distractor moments (1 = none)", "greater"),
+    "slices_start": ("share of attention slices centred in the first 20 % of the answer", "greater"),
+    "slices_middle": ("share of attention slices centred in the middle 60 %", "greater"),
+    "slices_end": ("share of attention slices centred in the last 20 %", "greater"),
+    "slices_ends": ("share of attention slices at the start or end (random: about 0.4)", "greater"),
+    "edge_start_2pct": ("share of attention peaks in the first 2 % of the answer", "greater"),
+    "edge_end_2pct": ("share of attention peaks in the last 2 % of the answer", "greater"),
+    "edge_start_1s": ("share of attention peaks in the answer's first second", "greater"),
+    "edge_end_1s": ("share of attention peaks in the answer's last second", "greater"),
+    "anxiety_signs": ("anxiety signs: mean signed attention - random difference (sd units)", "greater"),
+    "AU45_delta": ("AU45 (eyes closed) than usual: attention - random (sd units)", "greater"),
+    "AU20_active": ("AU20 (lip stretcher) active: attention - random (sd units)", "greater"),
+    "AU23_active": ("AU23 (lip tightener) active: attention - random (sd units)", "greater"),
+    "AU26_active": ("AU26 (jaw drop) active: attention - random (sd units)", "less"),
+    "auc_attention": ("hirability AUC of attention slices (Lasso)", "greater"),
+    "auc_random": ("hirability AUC of random slices (Lasso, mean over draws)", "greater"),
+    "auc_difference": ("hirability AUC, attention - random (Lasso)", "greater"),
+}
+
+#: The poster's claims and ours, with the metric that tests each.
+CLAIMS: tuple[tuple[str, str], ...] = (
+    ("attention slices differ from random slices", "f1_mean"),
+    ("attention slices show the signs of anxiety", "anxiety_signs"),
+    ("attention slices sit at the start and end of answers", "slices_ends"),
+    ("attention slices carry more hirability information than random slices", "auc_difference"),
+    ("attention finds the planted moments (ours)", "overlap_linked"),
+    ("attention prefers the moments the label depends on (ours)", "preference"),
+)
+
+_TRAINED_REFERENCES = ("permuted", "untrained", "twin")
+
+
+# --------------------------------------------------------------------------- null corpora
+
+def permute_labels(corpus, seed: int):
+    """A copy of ``corpus`` whose candidate labels are shuffled among the candidates of each position.
+
+    Each position keeps its number of invited candidates; a candidate keeps one label on all
+    its answers. Frames and episodes are the same objects as in ``corpus`` (nothing else
+    changes), so a model trained on the copy sees the same faces with labels that no longer
+    belong to them.
+
+    Parameters
+    ----------
+    corpus : toolkit.corpus.Corpus
+    seed : int
+        Seed of the permutation.
+
+    Returns
+    -------
+    toolkit.corpus.Corpus
+        With ``meta["permuted_labels"] = {"seed": seed, "within": "position_id"}`` and no path.
+    """
+    from .corpus import Corpus
+
+    for col in ("candidate_id", "position_id", "label"):
+        if col not in corpus.manifest.columns:
+            raise ValueError(f"manifest: missing column {col!r}; cannot permute labels")
+    cand = corpus.manifest.drop_duplicates("candidate_id")[["candidate_id", "position_id", "label"]]
+    rng = np.random.default_rng(seed)
+    new: dict[str, int] = {}
+    for _, g in cand.groupby("position_id", sort=True):
+        new.update(zip(g["candidate_id"], rng.permutation(g["label"].to_numpy())))
+    manifest = corpus.manifest.copy()
+    manifest["label"] = manifest["candidate_id"].map(new).astype(int)
+    meta = {**corpus.meta, "permuted_labels": {"seed": int(seed), "within": "position_id"}}
+    return Corpus(manifest, corpus.frames, meta, corpus.episodes, None)
+
+
+def effect_zero_twin(corpus, folder: str | Path | None = None, progress: bool = False):
+    """The effect-0 twin of a simulated corpus: the same seed and configuration with ``effect=0``.
+
+    The twin has the same positions, candidates, labels, answer durations, face dynamics and
+    distractor moments; only the anxiety and positive moments are redrawn, at rates that no
+    longer depend on the candidate's quality (see :func:`toolkit.simulate.effect_zero_twin`).
+    When ``corpus`` is a subset, the twin is restricted to the same answers.
+
+    Parameters
+    ----------
+    corpus : toolkit.corpus.Corpus
+        A corpus made by :mod:`toolkit.simulate` (its ``meta`` holds the configuration and seed).
+    folder : path, optional
+        Write the twin there (cached: a second call loads it); None simulates it in memory.
+    progress : bool
+        Show the simulator's progress bar (with ``folder``).
+
+    Returns
+    -------
+    toolkit.corpus.Corpus
+
+    Raises
+    ------
+    ValueError
+        When ``corpus`` was not made by the simulator.
+    """
+    from . import corpus as corpus_mod, simulate
+
+    meta = corpus.meta or {}
+    if meta.get("source") != "simulated" or "config" not in meta or "seed" not in meta:
+        raise ValueError("the effect-0 twin exists only for a corpus made by toolkit.simulate: this corpus's "
+                         f"corpus.json has source={meta.get('source')!r} and no simulation config and seed")
+    config = simulate.effect_zero_twin(simulate.make_config(simulate.SimulationConfig(), **meta["config"]))
+    seed = int(meta["seed"])
+    if folder is None:
+        twin = simulate.simulate(config, seed=seed)
+    else:
+        folder = Path(folder)
+        key = cache.fingerprint({"config": config.to_dict(), "seed": seed, "code": cache.code_version("simulate")})
+        if not cache.is_fresh(folder, key):
+            simulate.write(folder, config, seed=seed, progress=progress)
+            cache.mark(folder, key)
+        twin = corpus_mod.load(folder)
+    answers = corpus.manifest["answer_id"]
+    if len(answers) != len(twin.manifest) or not answers.isin(set(twin.manifest["answer_id"])).all():
+        twin = twin.subset(answer_ids=answers)
+    return twin
+
+
+# --------------------------------------------------------------------------- attention of each reference
+
+def _train_attention(corpus, folder: Path, seed: int, untrained: bool = False, train_config=None,
+                     model_config=None, progress: bool = False) -> pd.DataFrame:
+    """Out-of-fold attention of HireNet trained (or only initialised) on ``corpus`` in ``folder``."""
+    import dataclasses
+
+    from . import hirenet
+
+    config = train_config if train_config is not None else hirenet.TrainConfig()
+    config = dataclasses.replace(config, seed=int(seed), untrained=bool(untrained))
+    return hirenet.train(corpus, folder, config=config, model_config=model_config, progress=progress).attention
+
+
+def _observed_configs(run_dir: Path, train_config, model_config):
+    """The training and model configurations of the observed run in ``run_dir`` (when not given)."""
+    import json
+
+    path = Path(run_dir) / "config.json"
+    if (train_config is not None and model_config is not None) or not path.exists():
+        return train_config, model_config
+    from . import hirenet
+
+    saved = json.loads(path.read_text())
+    if train_config is None and isinstance(saved.get("train"), dict):
+        train_config = hirenet.TrainConfig(**saved["train"])
+    if model_config is None and isinstance(saved.get("model"), dict):
+        model_config = hirenet.HireNetConfig(**saved["model"])
+    return train_config, model_config
+
+
+def _twin_folder(run_dir: Path) -> Path:
+    return Path(run_dir) / "controls" / "twin-corpus"
+
+
+def reference_attention(corpus, reference: str, replicate: int, run_dir: str | Path, seed: int = 0,
+                        train_config=None, model_config=None, progress: bool = False) -> tuple[pd.DataFrame, object]:
+    """The attention of one null reference, and the corpus to evaluate it on.
+
+    Parameters
+    ----------
+    corpus : toolkit.corpus.Corpus
+    reference : {"trained", "untrained", "permuted", "salience", "twin"}
+        ``trained`` is the observed HireNet run of ``run_dir`` (trained with ``train_config``).
+    replicate : int
+        Replicate number ``r``: the training or initial seed is ``seed + r``, the permutation
+        seed too.
+    run_dir : path
+        The run folder; null runs go under ``run_dir/controls/runs/<reference>-r<r>``.
+    seed : int
+        First seed.
+    train_config : toolkit.hirenet.TrainConfig, optional
+        Training options of the null runs (their ``seed`` and ``untrained`` are replaced); default:
+        those of the observed run in ``run_dir`` (its ``config.json``), else the defaults.
+    model_config : toolkit.hirenet.HireNetConfig, optional
+        The architecture; default: the observed run's, so that every null network is the same network.
+    progress : bool
+        Show training progress.
+
+    Returns
+    -------
+    attention : pandas.DataFrame
+        ``answer_id``, ``time_s``, ``weight``.
+    corpus : toolkit.corpus.Corpus
+        The corpus the attention belongs to: ``corpus`` itself, or the effect-0 twin for ``twin``.
+    """
+    run_dir = Path(run_dir)
+    s = int(seed) + int(replicate)
+    folder = run_dir / "controls" / "runs" / f"{reference}-r{int(replicate)}"
+    # the observed run's own configuration (config.json) when none is given: the null networks are the
+    # same network, and the observed run is loaded, never retrained with other options
+    train_config, model_config = _observed_configs(run_dir, train_config, model_config)
+    if reference == OBSERVED:
+        from . import hirenet
+
+        return hirenet.train(corpus, run_dir, config=train_config, model_config=model_config,
+                             progress=progress).attention, corpus
+    if reference == "salience":
+        from . import analysis
+
+        return analysis.salience(corpus), corpus
+    options = {"train_config": train_config, "model_config": model_config, "progress": progress}
+    if reference == "untrained":
+        return _train_attention(corpus, folder, s, untrained=True, **options), corpus
+    if reference == "permuted":
+        return _train_attention(permute_labels(corpus, s), folder, s, **options), corpus
+    if reference == "twin":
+        twin = effect_zero_twin(corpus, _twin_folder(run_dir))
+        return _train_attention(twin, folder, s, **options), twin
+    raise ValueError(f"unknown reference {reference!r}; choose {OBSERVED!r} or one of {', '.join(REFERENCES)}")
+
+
+# --------------------------------------------------------------------------- the headline numbers of one source
+
+def _answer_spans(corpus, answers) -> tuple[pd.Series, pd.Series]:
+    frames = corpus.frames[corpus.frames["answer_id"].isin(set(answers))]
+    span = frames.groupby("answer_id")["time_s"].agg(["min", "max"])
+    return span["min"], span["max"]
+
+
+def _peak_edge_rates(table: pd.DataFrame, corpus, share: float = EDGE_SHARE,
+                     seconds: float = EDGE_SECONDS) -> dict:
+    att = table[table["kind"] == "attention"]
+    if att.empty:
+        return {k: np.nan for k in ("edge_start_2pct", "edge_end_2pct", "edge_start_1s", "edge_end_1s")}
+    t0, t1 = _answer_spans(corpus, att["answer_id"].unique())
+    a = att["answer_id"].map(t0).to_numpy(float)
+    b = att["answer_id"].map(t1).to_numpy(float)
+    peak = att["peak_s"].to_numpy(float)
+    rel = (peak - a) / np.where(b > a, b - a, np.nan)
+    return {
+        "edge_start_2pct": float(np.mean(rel <= share)),
+        "edge_end_2pct": float(np.mean(rel >= 1 - share)),
+        "edge_start_1s": float(np.mean(peak - a <= seconds)),
+        "edge_end_1s": float(np.mean(b - peak <= seconds)),
+    }
+
+
+def edge_rates(attention: pd.DataFrame, corpus, question: int | None = 1, edge_discount_s: float = 0.0,
+               share: float = EDGE_SHARE, seconds: float = EDGE_SECONDS) -> dict:
+    """How often the slice rule's attention peak sits at the very start or end of an answer.
+
+    Parameters
+    ----------
+    attention : pandas.DataFrame
+        ``answer_id``, ``time_s``, ``weight``.
+    corpus : toolkit.corpus.Corpus
+    question : int or None
+        Answers to this question (None: all answers).
+    edge_discount_s : float
+        Passed to the slice rule: peaks within this many seconds of an edge are excluded.
+    share, seconds : float
+        The edge zones: the first and last ``share`` of the answer, and its first and last
+        ``seconds``.
+
+    Returns
+    -------
+    dict
+        ``edge_start_2pct``, ``edge_end_2pct``, ``edge_start_1s``, ``edge_end_1s`` (shares of
+        answers; the names keep the defaults' values) and ``n_answers``. A uniform peak would
+        give ``share`` at each end.
+    """
+    from . import slices
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = slices.extract(attention, corpus, question=question, n_random=0, edge_discount_s=edge_discount_s)
+    out = _peak_edge_rates(found.table, corpus, share, seconds)
+    out["n_answers"] = int((found.table["kind"] == "attention").sum())
+    return out
+
+
+def _standardized_differences(feats: pd.DataFrame, columns) -> dict:
+    is_att = (feats["kind"] == "attention").to_numpy()
+    out = {}
+    for c in columns:
+        if c not in feats.columns:
+            out[c] = np.nan
+            continue
+        x = feats[c].to_numpy(np.float64)
+        ok = np.isfinite(x)
+        sd = x[ok].std()
+        out[c] = float((x[ok & is_att].mean() - x[ok & ~is_att].mean()) / sd) if sd > 0 else 0.0
+    return out
+
+
+def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question: int | None = 1,
+                        n_random: int = 4, n_splits: int = 5, n_repeats: int = 1, edge_discount_s: float = 0.0,
+                        hirability: bool = True, tune: bool = True) -> dict:
+    """The headline numbers of one attention source, through the pipeline of chapters 04-07.
+
+    Attention and random slices (:func:`toolkit.slices.extract`, seed ``seed``), their features,
+    then, against the corpus's *true* labels and its episodes:
+
+    - ``f1_mean``, ``kind_auc``: attention vs random slices, Lasso only (the strongest model of
+      the poster), cross-validated by candidate, ``n_repeats`` repeats (chapter 04 uses 5 and
+      the forest too; 1 repeat keeps the null replicates cheap); its strength is tuned by an
+      inner cross-validation as in chapter 04 (``tune``) or fixed at ``C = 0.1``;
+    - ``overlap_linked``, ``overlap_distractor``, ``preference``: :func:`toolkit.analysis.recovery`
+      without bootstrap (simulated corpora); *linked* means the anxiety and positive kinds, also
+      in the effect-0 twin where they are no longer linked to the label;
+    - ``slices_start``, ``slices_middle``, ``slices_end``, ``slices_ends``: where attention slices
+      sit (:func:`toolkit.analysis.slice_positions`);
+    - ``edge_start_2pct``, ``edge_end_2pct``, ``edge_start_1s``, ``edge_end_1s``: see :func:`edge_rates`;
+    - ``anxiety_signs`` and the four features of :data:`ANXIETY_SIGNS`: a cheap importance
+      profile in place of SHAP (chapter 05). Each is the difference of the feature's mean between
+      attention and random slices in standard deviations (the quantity whose sign SHAP's
+      direction reports); ``anxiety_signs`` averages the four with the poster's signs, so it is
+      positive when attention slices look anxious;
+    - ``auc_attention``, ``auc_random``, ``auc_difference``: out-of-fold hirability AUC of the
+      Lasso with fixed hyper-parameters (:func:`toolkit.hirability.hirability_auc`, ``tune=False``;
+      chapter 07 tunes four models) on attention slices and on each of the ``n_random`` random
+      draws (their mean);
+    - ``n_slices`` (attention slices) and ``n_skipped`` (answers without one).
+
+    Parameters
+    ----------
+    corpus : toolkit.corpus.Corpus
+        The corpus the attention belongs to.
+    attention : pandas.DataFrame
+        ``answer_id``, ``time_s``, ``weight``.
+    seed : int
+        Seed of the random slices and of the folds.
+    question : int or None
+        Answers sliced (the poster: the first question).
+    n_random : int
+        Random slices per answer (also the hirability draws).
+    n_splits, n_repeats : int
+        Cross-validation of attention vs random.
+    edge_discount_s : float
+        The slice rule's edge discount (0: none).
+    hirability : bool
+        Compute the hirability AUCs (the slowest part).
+    tune : bool
+        Tune the attention-vs-random Lasso (as :func:`toolkit.analysis.make_models`) or fix ``C = 0.1``
+        (much faster on small corpora, where scikit-learn's overhead dominates).
+
+    Returns
+    -------
+    dict
+        Metric name -> value (NaN where a metric cannot be computed, e.g. overlap without episodes).
+    """
+    from . import analysis, hirability as hir, simulate, slices
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sliceset = slices.extract(attention, corpus, question=question, n_random=n_random, seed=seed,
+                                  edge_discount_s=edge_discount_s)
+        feats = slices.features(corpus, sliceset)
+    table = sliceset.table
+    out: dict[str, float] = {"n_slices": float((table["kind"] == "attention").sum()),
+                             "n_skipped": float(len(sliceset.skipped))}
+    if (table["kind"] == "attention").sum() < n_splits:
+        raise ValueError(f"only {int(out['n_slices'])} attention slices: too few for {n_splits} folds")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lasso = {"Lasso": _lasso(seed, tune)}
+        folds = analysis.cross_validate(feats, seed=seed, n_splits=n_splits, n_repeats=n_repeats, models=lasso)
+    mean = folds.groupby("metric")["value"].mean()
+    out["f1_mean"] = float(mean["f1_mean"])
+    out["kind_auc"] = float(mean["auc"])
+
+    for k in ("overlap_linked", "overlap_distractor", "preference"):
+        out[k] = np.nan
+    if corpus.episodes is not None and len(corpus.episodes):
+        episodes = corpus.episodes.assign(linked=corpus.episodes["kind"].isin(simulate.LINKED_KINDS))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rec = analysis.recovery(sliceset, episodes, corpus, n_boot=0, seed=seed)
+        rec = rec[rec["location"] == "all"].set_index(["moment", "metric"])["value"]
+        out["overlap_linked"] = float(rec.get(("linked", "ratio"), np.nan))
+        out["overlap_distractor"] = float(rec.get(("distractor", "ratio"), np.nan))
+        out["preference"] = float(rec.get(("linked vs distractor", "preference"), np.nan))
+
+    pos = analysis.slice_positions(sliceset, corpus)
+    loc = pos.loc[pos["kind"] == "attention", "location"].value_counts(normalize=True)
+    for name in ("start", "middle", "end"):
+        out[f"slices_{name}"] = float(loc.get(name, 0.0))
+    out["slices_ends"] = out["slices_start"] + out["slices_end"]
+    out.update(_peak_edge_rates(table, corpus))
+
+    diffs = _standardized_differences(feats, ANXIETY_SIGNS)
+    out.update(diffs)
+    out["anxiety_signs"] = float(np.nanmean([sign * diffs[c] for c, sign in ANXIETY_SIGNS.items()]))
+
+    for k in ("auc_attention", "auc_random", "auc_difference"):
+        out[k] = np.nan
+    if hirability and n_random > 0:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = hir.hirability_auc(feats, corpus.candidates, models=["Lasso"], n_splits=n_splits, n_boot=1,
+                                         seed=seed, tune=False)
+        except ValueError as err:  # e.g. too few positions with both labels for the folds
+            warnings.warn(f"hirability AUC not computed: {err}", stacklevel=2)
+        else:
+            att = float(res.table.loc[res.table["kind"] == "attention", "auc"].iloc[0])
+            rnd = float(res.redraws["auc"].mean())
+            out.update(auc_attention=att, auc_random=rnd, auc_difference=att - rnd)
+    return out
+
+
+def _lasso(seed: int, tune: bool):
+    from . import analysis
+
+    model = analysis.make_models(seed)["Lasso"]
+    # liblinear shuffles with numpy's global state unless given a seed: fix it here
+    if tune:
+        return model.set_params(estimator__model__random_state=seed)
+    return model.estimator.set_params(model__C=0.1, model__random_state=seed)
+
+
+# --------------------------------------------------------------------------- all references, cached
+
+def _replicates(n_replicates, references) -> dict[str, int]:
+    if isinstance(n_replicates, dict):
+        unknown = set(n_replicates) - set(references)
+        if unknown:
+            raise ValueError(f"n_replicates names reference(s) {sorted(unknown)} not in references {list(references)}")
+        counts = {r: int(n_replicates.get(r, 0)) for r in references}
+    else:
+        counts = {r: int(n_replicates) for r in references}
+    bad = {r: n for r, n in counts.items() if n < 0}
+    if bad:
+        raise ValueError(f"n_replicates must be >= 0, got {bad}")
+    return counts
+
+
+def run_controls(corpus, run_dir: str | Path, n_replicates: int | dict = 3, references=REFERENCES, seed: int = 0,
+                 attention: pd.DataFrame | None = None, train_config=None, model_config=None, question: int | None = 1,
+                 n_random: int = 4, n_splits: int = 5, n_repeats: int = 1, edge_discount_s: float = 0.0,
+                 hirability: bool = True, tune: bool = True, progress: bool = True) -> pd.DataFrame:
+    """The observed attention and every null reference through the same pipeline, cached.
+
+    Each (reference, replicate) is summarised by :func:`summarize_attention` with the slice and
+    fold seed ``seed + replicate`` and cached under ``run_dir/controls/summaries`` (keyed by the
+    corpus, the parameters and the code), so adding replicates later computes only the new ones.
+
+    Parameters
+    ----------
+    corpus : toolkit.corpus.Corpus
+    run_dir : path
+        The observed run's folder.
+    n_replicates : int or dict
+        Replicates per reference, or a dict reference -> replicates (e.g.
+        ``{"untrained": 5, "salience": 3, "permuted": 1, "twin": 1}``).
+    references : sequence of str
+        Among :data:`REFERENCES`; ``twin`` needs a simulated corpus.
+    seed : int
+        First seed.
+    attention : pandas.DataFrame, optional
+        The observed attention (default: :func:`toolkit.hirenet.train` of ``corpus`` into
+        ``run_dir`` with ``train_config``, which loads the cached run).
+    train_config, model_config : optional
+        :class:`toolkit.hirenet.TrainConfig` and :class:`~toolkit.hirenet.HireNetConfig` of the
+        observed run, used for the null runs too (their seed and ``untrained`` replaced).
+    question, n_random, n_splits, n_repeats, edge_discount_s, hirability, tune :
+        See :func:`summarize_attention`.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: ``reference`` (``trained`` for the observed source), ``replicate``, ``metric``, ``value``.
+    """
+    unknown = [r for r in references if r not in REFERENCES]
+    if unknown:
+        raise ValueError(f"unknown reference(s) {unknown}; choose among {', '.join(REFERENCES)}")
+    counts = _replicates(n_replicates, references)
+    run_dir = Path(run_dir)
+    params = {"question": question, "n_random": n_random, "n_splits": n_splits, "n_repeats": n_repeats,
+              "edge_discount_s": edge_discount_s, "hirability": hirability, "tune": tune, "seed": seed}
+    code_modules = ["controls", "slices", "analysis", "hirability"]
+    corpus_key = cache.corpus_fingerprint(corpus)
+    jobs = [(OBSERVED, 0)] + [(ref, r) for ref in references for r in range(counts[ref])]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(jobs), desc="null controls", unit="source")
+    rows = []
+    for ref, r in jobs:
+        if bar is not None:
+            bar.set_postfix_str(f"{ref} {r}")
+        key_data = {"reference": ref, "replicate": r, "params": params, "corpus": corpus_key,
+                    "code": cache.code_version(*code_modules)}
+        if ref == OBSERVED:
+            if attention is None:
+                attention, _ = reference_attention(corpus, OBSERVED, 0, run_dir, seed, train_config, model_config,
+                                                   progress=progress)
+            key_data["attention"] = cache.fingerprint(attention[["answer_id", "time_s", "weight"]])
+        elif ref in _TRAINED_REFERENCES:
+            configs = _observed_configs(run_dir, train_config, model_config)
+            key_data["train"] = {"config": repr(configs[0]), "model": repr(configs[1]),
+                                 "code": cache.code_version("hirenet")}
+            if ref == "twin":
+                key_data["code_simulate"] = cache.code_version("simulate")
+        key = cache.fingerprint(key_data)
+        folder = run_dir / "controls" / "summaries" / f"{ref}-r{r}"
+        if cache.is_fresh(folder, key):
+            summary = pd.read_csv(folder / "summary.csv")
+        else:
+            if ref == OBSERVED:
+                att, on = attention, corpus
+            else:
+                att, on = reference_attention(corpus, ref, r, run_dir, seed, train_config, model_config,
+                                              progress=False)
+            values = summarize_attention(on, att, seed=seed + r, question=question, n_random=n_random,
+                                         n_splits=n_splits, n_repeats=n_repeats, edge_discount_s=edge_discount_s,
+                                         hirability=hirability, tune=tune)
+            summary = pd.DataFrame({"metric": list(values), "value": list(values.values())})
+            _io.write_csv(folder / "summary.csv", summary)
+            cache.mark(folder, key)
+        rows.append(summary.assign(reference=ref, replicate=r))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    table = pd.concat(rows, ignore_index=True)[["reference", "replicate", "metric", "value"]]
+    return table.astype({"reference": str, "metric": str, "replicate": int, "value": float})
+
+
+# --------------------------------------------------------------------------- observed vs null
+
+def _check_table(table: pd.DataFrame) -> None:
+    missing = [c for c in ("reference", "replicate", "metric", "value") if c not in table.columns]
+    if missing:
+        raise ValueError(f"controls table: missing column(s) {missing}; expected reference, replicate, metric, value")
+    if not (table["reference"] == OBSERVED).any():
+        raise ValueError(f"controls table: no row of the observed source {OBSERVED!r}")
+    if not table["reference"].isin(REFERENCES).any():
+        raise ValueError("controls table: no null reference")
+
+
+def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None) -> pd.DataFrame:
+    """Each observed value beside its null distributions, with an empirical p-value and a verdict.
+
+    The p-value counts the pooled null replicates (all references together) at least as extreme
+    as the observed value in the direction a claim needs (:data:`METRICS`):
+    :math:`p = (1 + \\#\\{null \\ge observed\\}) / (1 + n)` (``<=`` for a claim of "less"). With
+    :math:`n` replicates it cannot go below :math:`1/(n+1)`. The verdict is ``leaves its nulls``
+    when :math:`p \\le \\max(\\alpha, 1/(n+1))`, i.e. with fewer than :math:`1/\\alpha - 1` null
+    replicates when the observed value is beyond every one of them (a weaker criterion than
+    :math:`p \\le \\alpha`: the table says how many replicates each row rests on);
+    ``below its nulls`` when it leaves them on the other side; ``within its nulls`` otherwise.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`run_controls`'s tidy table.
+    alpha : float
+        Level of the verdict.
+    metrics : sequence of str, optional
+        Metrics to compare (default: those of :data:`METRICS` present in ``table``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per metric: ``metric``, ``description``, ``direction``, ``observed``; per reference
+        ``<ref>_mean``, ``<ref>_min``, ``<ref>_max``, ``<ref>_n``; ``n_null``, ``null_min``,
+        ``null_max``, ``p_value``, ``verdict``.
+    """
+    _check_table(table)
+    if metrics is None:
+        metrics = [m for m in METRICS if m in set(table["metric"])]
+    refs = [r for r in REFERENCES if (table["reference"] == r).any()]
+    rows = []
+    for m in metrics:
+        t = table[(table["metric"] == m) & np.isfinite(table["value"])]
+        desc, direction = METRICS.get(m, (m, "greater"))
+        observed = t.loc[t["reference"] == OBSERVED, "value"]
+        row = {"metric": m, "description": desc, "direction": direction,
+               "observed": float(observed.mean()) if len(observed) else np.nan}
+        for r in refs:
+            v = t.loc[t["reference"] == r, "value"].to_numpy()
+            row.update({f"{r}_mean": float(v.mean()) if v.size else np.nan,
+                        f"{r}_min": float(v.min()) if v.size else np.nan,
+                        f"{r}_max": float(v.max()) if v.size else np.nan, f"{r}_n": int(v.size)})
+        null = t.loc[t["reference"].isin(refs), "value"].to_numpy()
+        n = int(null.size)
+        row.update(n_null=n, null_min=float(null.min()) if n else np.nan, null_max=float(null.max()) if n else np.nan)
+        obs = row["observed"]
+        if n == 0 or not np.isfinite(obs):
+            row.update(p_value=np.nan, verdict="no null replicates" if n == 0 else "not measured")
+        else:
+            p_up = (1 + np.count_nonzero(null >= obs)) / (1 + n)
+            p_down = (1 + np.count_nonzero(null <= obs)) / (1 + n)
+            p = p_up if direction == "greater" else p_down
+            other = p_down if direction == "greater" else p_up
+            level = max(alpha, 1 / (n + 1))
+            if p <= level:
+                verdict = "leaves its nulls"
+            elif other <= level:
+                verdict = "below its nulls" if direction == "greater" else "above its nulls"
+            else:
+                verdict = "within its nulls"
+            row.update(p_value=float(p), verdict=verdict)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.2f}"
+
+
+def _span(low: float, high: float) -> str:
+    return _fmt(low) if _fmt(low) == _fmt(high) else f"{_fmt(low)} to {_fmt(high)}"
+
+
+def claims(comparison: pd.DataFrame) -> pd.DataFrame:
+    """One sentence per claim (:data:`CLAIMS`), built from :func:`compare`'s numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``claim``, ``metric``, ``observed``, ``null_min``, ``null_max``, ``n_null``, ``p_value``,
+        ``verdict``, ``survives`` (bool), ``statement``.
+    """
+    rows = []
+    c = comparison.set_index("metric")
+    refs = [r for r in REFERENCES if f"{r}_n" in comparison.columns]
+    for claim, metric in CLAIMS:
+        if metric not in c.index:
+            continue
+        r = c.loc[metric]
+        survives = r["verdict"] == "leaves its nulls"
+        per_ref = "; ".join(f"{ref} {_span(r[f'{ref}_min'], r[f'{ref}_max'])}" for ref in refs if r[f"{ref}_n"] > 0)
+        p = r["p_value"]
+        if not np.isfinite(r["observed"]):
+            statement = f"“{claim.capitalize()}” cannot be checked here: {r['description']} was not measured."
+        else:
+            statement = (
+                f"“{claim.capitalize()}”: {r['description']} is {_fmt(r['observed'])} for the trained attention; "
+                f"the null references give {per_ref} ({int(r['n_null'])} null replicates, "
+                f"p = {p:.3f}, the smallest possible {1 / (r['n_null'] + 1):.3f}). "
+                + ("The result leaves its nulls: it survives as evidence." if survives else
+                   f"The result is {r['verdict']}: as evidence that attention found what the label depends on, "
+                   f"the claim does not survive."))
+        rows.append({"claim": claim, "metric": metric, "observed": r["observed"], "null_min": r["null_min"],
+                     "null_max": r["null_max"], "n_null": int(r["n_null"]), "p_value": p, "verdict": r["verdict"],
+                     "survives": bool(survives), "statement": statement})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- edge artefacts
+
+def edge_study(corpus, attentions: dict, discount_s: float = EDGE_DISCOUNT_S, seed: int = 0,
+               question: int | None = 1, n_random: int = 4, n_splits: int = 5, tune: bool = True) -> pd.DataFrame:
+    """What the edge discount changes: every source's slices with and without it.
+
+    Parameters
+    ----------
+    corpus : toolkit.corpus.Corpus
+    attentions : dict
+        Source name -> attention table (e.g. ``{"trained": run.attention, "untrained": ...}``).
+    discount_s : float
+        The discount compared with none (:data:`EDGE_DISCOUNT_S`).
+    seed, question, n_random, n_splits, tune :
+        See :func:`summarize_attention` (hirability is left out here).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: ``source``, ``edge_discount_s``, ``metric``, ``value``.
+    """
+    rows = []
+    for name, att in attentions.items():
+        for d in (0.0, float(discount_s)):
+            values = summarize_attention(corpus, att, seed=seed, question=question, n_random=n_random,
+                                         n_splits=n_splits, edge_discount_s=d, hirability=False, tune=tune)
+            rows += [(name, d, k, v) for k, v in values.items()]
+    return pd.DataFrame(rows, columns=["source", "edge_discount_s", "metric", "value"])
+
+
+# --------------------------------------------------------------------------- files
+
+def write_results(table: pd.DataFrame, folder: str | Path) -> list[Path]:
+    """Write ``controls_replicates.csv`` (the tidy table) and ``controls.csv`` (:func:`compare`) in ``folder``."""
+    folder = Path(folder)
+    paths = [folder / "controls_replicates.csv", folder / "controls.csv"]
+    _io.write_csv(paths[0], table)
+    _io.write_csv(paths[1], compare(table))
+    return paths
+
+
+def benchmark_results() -> pd.DataFrame | None:
+    """The replicates of the heavier study (``benchmarks/null_controls.py``), or None before it has run.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        :func:`run_controls`'s tidy table, as committed in ``benchmarks/results/controls.csv``.
+    """
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "controls.csv"
+    if not path.exists():
+        return None
+    return pd.read_csv(path).astype({"reference": str, "metric": str})
+
+
+# --------------------------------------------------------------------------- figures
+
+def _colour(reference: str) -> str:
+    from .plots import COLORS
+
+    return COLORS["null"] if reference == "twin" else COLORS.get(reference, COLORS["null"])
+
+
+def plot_nulls(table: pd.DataFrame, metrics=("f1_mean", "overlap_linked", "preference", "edge_end_2pct",
+                                              "anxiety_signs", "auc_difference"),
+               ncols: int = 3, chance: dict | None = None, seed: int = 0):
+    """One panel per metric: each null replicate as a dot (one colour per reference), the observed value as a line.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`run_controls`'s tidy table.
+    metrics : sequence of str
+    ncols : int
+        Panels per row.
+    chance : dict, optional
+        Metric -> a reference level drawn as a dotted line (default: coin-flip F1 0.45, ratio 1,
+        edge share 0.02, AUC difference 0, anxiety signs 0).
+    seed : int
+        Seed of the horizontal jitter.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from .plots import COLORS
+
+    _check_table(table)
+    metrics = [m for m in metrics if m in set(table["metric"])]
+    if not metrics:
+        raise ValueError("none of the metrics is in the table")
+    chance = chance if chance is not None else {
+        "f1_mean": 0.45, "kind_auc": 0.5, "overlap_linked": 1.0, "overlap_distractor": 1.0, "preference": 1.0,
+        "edge_start_2pct": EDGE_SHARE, "edge_end_2pct": EDGE_SHARE, "anxiety_signs": 0.0, "auc_difference": 0.0,
+        "slices_ends": 2 * 0.2}
+    refs = [r for r in REFERENCES if (table["reference"] == r).any()]
+    nrows = int(np.ceil(len(metrics) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.9 * nrows), squeeze=False)
+    rng = np.random.default_rng(seed)
+    for ax, m in zip(axes.ravel(), metrics):
+        t = table[table["metric"] == m]
+        for i, r in enumerate(refs):
+            v = t.loc[t["reference"] == r, "value"].to_numpy(float)
+            x = i + rng.uniform(-0.18, 0.18, v.size)
+            ax.scatter(x, v, s=22, color=_colour(r), alpha=0.85, lw=0, zorder=3)
+            if v.size:
+                ax.plot([i - 0.28, i + 0.28], [np.nanmean(v)] * 2, color=_colour(r), lw=2, zorder=2)
+        obs = t.loc[t["reference"] == OBSERVED, "value"].to_numpy(float)
+        if obs.size:
+            ax.axhline(np.nanmean(obs), color=COLORS["attention"], lw=2, label="trained (observed)")
+        if m in chance:
+            ax.axhline(chance[m], color="#666666", lw=1, ls=":", label="chance / none")
+        ax.set_xticks(range(len(refs)), refs, rotation=30)
+        ax.set_xlim(-0.6, len(refs) - 0.4)
+        ax.set_title(m, fontsize=10)
+        ax.set_ylabel(_unit(m))
+    for ax in axes.ravel()[len(metrics):]:
+        ax.set_visible(False)
+    axes.ravel()[0].legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _unit(metric: str) -> str:
+    if metric in ("f1_mean", "kind_auc", "auc_attention", "auc_random"):
+        return "score (0-1)"
+    if metric.startswith(("overlap", "preference")):
+        return "ratio (1 = as random)"
+    if metric.startswith(("slices_", "edge_")):
+        return "share of answers"
+    if metric == "auc_difference":
+        return "AUC difference"
+    return "difference (sd units)"
+
+
+def plot_edge_study(study: pd.DataFrame, metrics=("edge_start_1s", "edge_end_1s", "slices_ends", "f1_mean"),
+                    ncols: int = 4):
+    """Bars of each source's metrics without and with the edge discount (:func:`edge_study`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in metrics if m in set(study["metric"])]
+    sources = list(dict.fromkeys(study["source"]))
+    discounts = sorted(study["edge_discount_s"].unique())
+    nrows = int(np.ceil(len(metrics) / ncols))
+    fig, axes = plt.subplots(nrows, min(ncols, len(metrics)), figsize=(2.8 * min(ncols, len(metrics)), 3.0 * nrows),
+                             squeeze=False)
+    width = 0.8 / len(discounts)
+    for ax, m in zip(axes.ravel(), metrics):
+        for j, d in enumerate(discounts):
+            vals = [study.loc[(study["source"] == s) & (study["metric"] == m) & (study["edge_discount_s"] == d),
+                              "value"].mean() for s in sources]
+            x = np.arange(len(sources)) + (j - (len(discounts) - 1) / 2) * width
+            ax.bar(x, vals, width, color=[_colour(s) if s != OBSERVED else _colour_observed() for s in sources],
+                   alpha=1.0 if d == 0 else 0.45, hatch=None if d == 0 else "//", edgecolor="white",
+                   label="no discount" if d == 0 else f"discount {d:g} s")
+        ax.set_xticks(range(len(sources)), sources, rotation=30)
+        ax.set_title(m, fontsize=10)
+        ax.set_ylabel(_unit(m))
+    for ax in axes.ravel()[len(metrics):]:
+        ax.set_visible(False)
+    axes.ravel()[0].legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _colour_observed() -> str:
+    from .plots import COLORS
+
+    return COLORS["attention"]
