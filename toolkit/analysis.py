@@ -134,7 +134,8 @@ def make_models(seed: int = 0, n_trees: int = 100) -> dict:
     from sklearn.preprocessing import StandardScaler
 
     lasso = Pipeline([("scale", StandardScaler()),
-                      ("model", LogisticRegression(l1_ratio=1.0, solver="liblinear", max_iter=1000))])
+                      ("model", LogisticRegression(l1_ratio=1.0, solver="liblinear", max_iter=1000,
+                                                    random_state=seed))])
     return {
         "coin flip": DummyClassifier(strategy="uniform", random_state=seed),
         "majority": DummyClassifier(strategy="most_frequent"),

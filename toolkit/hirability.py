@@ -150,10 +150,10 @@ def make_model(name: str, seed: int = 0, tune: bool = True):
                                        random_state=seed, n_jobs=1)
         grid = {"model__min_samples_leaf": [3, 30]}
     elif name == "Lasso":
-        model = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=0.1, max_iter=1000)
+        model = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=0.1, max_iter=1000, random_state=seed)
         grid = {"model__C": [0.03, 0.1, 1.0]}
     elif name == "linear SVM":
-        model = LinearSVC(C=0.01, max_iter=5000)
+        model = LinearSVC(C=0.01, max_iter=5000, random_state=seed)
         grid = {"model__C": [0.001, 0.01, 0.1]}
     elif name == "RBF SVM":
         model = SVC(kernel="rbf", C=1.0, gamma="scale")
