@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip
 .PHONY: setup browser test book book-student clean-book benchmarks
 
 # A virtual environment with the toolkit (editable), the book and the test tools.
-# torch is pinned by constraints.txt to the CPU build.
+# torch is pinned to 2.13.0 by constraints.txt (pip takes a local CPU wheel where the machine has one).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip

@@ -40,3 +40,22 @@ def test_a_failure_is_one_line_and_non_zero(tmp_path):
     assert result.stderr.strip().startswith("error: ")
     assert "not a run folder" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["simulate", "extract", "import", "train", "slices", "analyze", "run", "report"])
+def test_every_command_fails_on_bad_input_with_one_line(command, tmp_path):
+    missing = str(tmp_path / "missing")
+    args = {
+        "simulate": [missing, "--preset", "no-such-preset"],
+        "extract": [missing, str(tmp_path / "out")],
+        "import": ["--format", "openface", missing, missing + ".csv", str(tmp_path / "out")],
+        "train": [missing, str(tmp_path / "run")],
+        "slices": [missing],
+        "analyze": [missing],
+        "run": [missing, str(tmp_path / "run")],
+        "report": [missing],
+    }[command]
+    result = subprocess.run([sys.executable, "-m", "toolkit", command, *args], capture_output=True, text=True)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith(("WARNING", "I0000", "W0000"))]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr

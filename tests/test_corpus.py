@@ -263,8 +263,9 @@ def test_atomic_write_failure_keeps_previous_file(saved, monkeypatch):
     assert (saved / "frames.parquet").read_bytes() == before
     assert (saved / "manifest.csv").read_bytes() == manifest_before
     assert not list(saved.glob(".*.tmp"))  # no temporary file left behind
-    loaded = corpus.load(saved)
-    np.testing.assert_allclose(loaded.frames["AU45"], _frames()["AU45"])
+    # corpus.json is written last, so the interrupted overwrite is flagged, not mistaken for complete
+    with pytest.raises(CorpusError, match="corpus.json is missing, so the folder is incomplete"):
+        corpus.load(saved)
 
 
 def test_frames_folder_of_parquet_parts(tmp_path, saved):
@@ -287,4 +288,25 @@ def test_frames_folder_of_parquet_parts(tmp_path, saved):
 def test_invalid_corpus_json(saved):
     (saved / "corpus.json").write_text("{not json")
     with pytest.raises(CorpusError, match="corpus.json: invalid JSON"):
+        corpus.load(saved)
+
+
+def test_text_in_an_au_column_is_refused():
+    f = _frames().astype({"AU45": object})
+    f.loc[3, "AU45"] = "closed"
+    with pytest.raises(CorpusError, match=_loc("frames.parquet", None, "AU45") + r": expected numbers"):
+        corpus.validate_frames(f, _manifest()["answer_id"])
+
+
+def test_integer_au_columns_become_float_features():
+    f = _frames()
+    f["AU12"] = np.arange(len(f)) % 3
+    checked = corpus.validate_frames(f, _manifest()["answer_id"])
+    assert checked["AU12"].dtype == np.float32
+    assert "AU12" in Corpus(_manifest(), checked).features
+
+
+def test_a_folder_without_corpus_json_is_refused(saved):
+    (saved / "corpus.json").unlink()
+    with pytest.raises(CorpusError, match="corpus.json is missing"):
         corpus.load(saved)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - one line for the user, not a traceback
         if os.environ.get("TOOLKIT_TRACEBACK"):
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print("error: " + " ".join(str(err).split()), file=sys.stderr)
         return 1
 
 

@@ -819,7 +819,8 @@ def cli(argv: list[str] | None = None) -> int:
         from . import hirability
 
         attention = pd.read_parquet(attention_path)
-        hirability.analyze(attention, corpus, out, question=args.question, n_redraws=args.n_redraws, seed=args.seed,
+        hirability.analyze(attention, corpus, out, question=args.question, n_splits=args.n_splits,
+                           n_redraws=args.n_redraws, seed=args.seed,
                            progress=True)
         written += ["hirability_auc.csv", "permutation_tests.csv"]
     print(f"wrote {', '.join(written)} in {out}")

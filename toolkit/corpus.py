@@ -290,8 +290,13 @@ def validate_frames(frames: pd.DataFrame, answer_ids, file: str = "frames.parque
     feature_cols = [c for c in frames.columns if c not in REQUIRED_FRAMES and c not in _ID_COLUMNS]
     success = frames["success"].to_numpy(bool)
     for col in feature_cols:
-        if not pd.api.types.is_numeric_dtype(frames[col]):
+        if not pd.api.types.is_numeric_dtype(frames[col]) or pd.api.types.is_bool_dtype(frames[col]):
+            if col in AUS:
+                raise CorpusError(f"{_where(file, None, col)}: expected numbers (AU intensities), "
+                                  f"got {frames[col].dtype}")
             continue
+        if col in AUS and not pd.api.types.is_float_dtype(frames[col]):
+            frames[col] = frames[col].astype(np.float32)
         values = frames[col].to_numpy(np.float64)
         bad = success & ~np.isfinite(values)
         if bad.any():
@@ -354,7 +359,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise CorpusError(f"{path.name}: the file is empty") from None
     except pd.errors.ParserError as err:
-        raise CorpusError(f"{path.name}: cannot be parsed as CSV ({err})") from None
+        raise CorpusError(f"{path.name}: cannot be parsed as CSV ({' '.join(str(err).split())})") from None
 
 
 def _read_frames(path: Path) -> pd.DataFrame:
@@ -407,12 +412,14 @@ def load(path: str | Path, validate_frames_: bool = True) -> Corpus:
     frames = _read_frames(frames_path)
     if validate_frames_:
         frames = validate_frames(frames, manifest["answer_id"])
-    meta = {}
-    if (root / "corpus.json").exists():
-        try:
-            meta = json.loads((root / "corpus.json").read_text())
-        except json.JSONDecodeError as err:
-            raise CorpusError(f"corpus.json: invalid JSON ({err})") from None
+    if not (root / "corpus.json").exists():
+        # save() writes corpus.json last: without it the folder is incomplete.
+        raise CorpusError(f"{root}: corpus.json is missing, so the folder is incomplete (an interrupted "
+                          f"write) or not a corpus; write corpora with toolkit.corpus.save")
+    try:
+        meta = json.loads((root / "corpus.json").read_text())
+    except json.JSONDecodeError as err:
+        raise CorpusError(f"corpus.json: invalid JSON ({err})") from None
     episodes = None
     if (root / "episodes.csv").exists():
         episodes = validate_episodes(_read_csv(root / "episodes.csv"), manifest["answer_id"])

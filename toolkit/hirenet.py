@@ -83,7 +83,8 @@ class HireNetConfig:
     n_questions : int
         Number of questions (question embeddings); 0: taken from the corpus at training.
     features : tuple of str or None
-        Feature columns, in order; None: all of ``corpus.features`` at training.
+        Feature columns, in order; None: the canonical AUs of the corpus (``corpus.aus``) at
+        training, or all of ``corpus.features`` when it has none.
     """
 
     hidden_size: int = 32
@@ -579,6 +580,11 @@ def _check(corpus, data: _Data, config: TrainConfig) -> None:
         raise ValueError(f"manifest.csv: every candidate has label {labels[0]}; training needs both "
                          f"invited (1) and not-invited (0) candidates")
     n_positions = len(np.unique(data.positions))
+    if n_positions < 2:
+        raise ValueError("manifest.csv: a single position_id; folds are grouped by position, so at least 2 "
+                         "positions are needed. For a one-position corpus, group by candidate instead by "
+                         "giving each candidate its own position_id (then no candidate is in both training "
+                         "and test, but the model may learn the position's questions)")
     if n_positions < config.folds:
         raise ValueError(f"manifest.csv: {n_positions} position(s) for {config.folds} folds; folds are "
                          f"grouped by position_id, so each needs at least one position: lower folds "
@@ -765,7 +771,9 @@ def train(corpus, run_dir, config: TrainConfig | None = None, model_config: Hire
     config = config or TrainConfig()
     model_config = model_config or HireNetConfig()
     run_dir = Path(run_dir)
-    features = model_config.features or tuple(corpus.features)
+    # Canonical AUs only by default: tracker extras (confidence, pose_Tx in mm, frame counters)
+    # would let the model read the recording instead of the face, or time itself.
+    features = model_config.features or tuple(corpus.aus or corpus.features)
     if not features:
         raise ValueError("frames.parquet: no float feature column to train on")
     n_questions = int(corpus.manifest["question"].max())
@@ -837,7 +845,7 @@ def train(corpus, run_dir, config: TrainConfig | None = None, model_config: Hire
     run_config = {
         "train": config.to_dict(), "model": model_config.to_dict(), "device": str(device),
         "corpus_fingerprint": cache.corpus_fingerprint(corpus),
-        "corpus_path": str(corpus.path) if corpus.path else None,
+        "corpus_path": str(Path(corpus.path).resolve()) if corpus.path else None,
         "n_candidates": int(len(data.labels)), "n_answers": int(len(data.answer_ids)),
         "training_seconds": round(seconds, 2), "toolkit_version": __version__,
         "torch_version": torch.__version__,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +87,7 @@ def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1
     sliceset = analysis.cached(run_dir, "slices", slice_key, lambda: slices_mod.extract(
         trained.attention, corpus, question=question, n_random=n_random, seed=seed))
     _io.write_parquet(run_dir / "slices.parquet", sliceset.table)
-    if len(sliceset.skipped):
-        _io.write_csv(run_dir / "slices_skipped.csv", sliceset.skipped)
+    _io.write_csv(run_dir / "slices_skipped.csv", sliceset.skipped)
     features = analysis.cached(run_dir, "features", slice_key, lambda: slices_mod.features(corpus, sliceset))
     seconds["slices"] = time.perf_counter() - t
 
@@ -109,10 +107,9 @@ def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1
     seconds["analyze"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        hir, tests = hirability.analyze(trained.attention, corpus, results, question=question,
-                                        n_redraws=n_redraws, seed=seed, progress=progress)
+    hir, tests = hirability.analyze(trained.attention, corpus, results, question=question,
+                                    n_splits=int(trained.config["train"]["folds"]), n_redraws=n_redraws,
+                                    seed=seed, progress=progress)
     tables["hirability_auc"] = hir.table
     tables["permutation_tests"] = tests
     seconds["hirability"] = time.perf_counter() - t
@@ -121,7 +118,11 @@ def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1
         from . import controls
 
         t = time.perf_counter()
-        null = controls.run_controls(corpus, run_dir, n_replicates=n_null, seed=seed, progress=progress)
+        references = [r for r in controls.REFERENCES if r != "twin" or corpus.meta.get("source") == "simulated"]
+        null = controls.run_controls(corpus, run_dir, n_replicates=n_null, references=references, seed=seed,
+                                     attention=trained.attention, train_config=train_config,
+                                     model_config=model_config, question=question, n_random=n_random,
+                                     progress=progress)
         tables["controls"] = controls.compare(null)
         _io.write_csv(results / "controls_replicates.csv", null)
         _io.write_csv(results / "controls.csv", tables["controls"])
@@ -153,7 +154,8 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="maximum training epochs of HireNet")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default auto)")
     parser.add_argument("--null", type=int, default=0, metavar="N",
-                        help="replicates of each null reference (label-permuted, untrained, salience, twin)")
+                        help="replicates of each null reference: label-permuted, untrained, salience and "
+                             "(simulated corpora only) the effect-free twin")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from . import hirenet

@@ -331,7 +331,7 @@ def extract(attention: pd.DataFrame, corpus, question: int | None = 1, n_random:
         manifest = manifest[manifest["question"] == int(question)]
         if manifest.empty:
             raise ValueError(f"no answer to question {question} in the corpus "
-                             f"(questions: {sorted(corpus.manifest['question'].unique())})")
+                             f"(questions: {sorted(int(q) for q in corpus.manifest['question'].unique())})")
     wanted = set(manifest["answer_id"])
     att = attention[["answer_id", "time_s", "weight"]]
     att = att.assign(answer_id=att["answer_id"].astype(str))
