@@ -60,7 +60,8 @@ def build_html(strict: bool = True) -> int:
     ]
     if strict:
         cmd += ["-W", "--keep-going"]
-    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel needs its inline backend
+    env["PYTHONHASHSEED"] = "0"
     start = time.perf_counter()
     status = subprocess.call(cmd, cwd=ROOT, env=env)
     elapsed = time.perf_counter() - start
