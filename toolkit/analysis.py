@@ -205,7 +205,7 @@ def cross_validate(features: pd.DataFrame, seed: int = 0, n_splits: int = 5, n_r
     todo = [(r, f) for r in range(n_repeats) for f in range(n_splits)]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         bar = tqdm(total=len(todo), desc="attention vs random", unit="fold")
     for r in range(n_repeats):
         models_r = models if models is not None else make_models(seed + r)
@@ -406,7 +406,7 @@ def explain(features: pd.DataFrame, seed: int = 0, n_splits: int = 5, max_per_fo
     splits = _splits(y, groups, n_splits, seed)
     iterator = enumerate(splits)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         iterator = tqdm(iterator, total=len(splits), desc="SHAP", unit="fold")
     for f, (train, test) in iterator:
         if len(test) > max_per_fold:

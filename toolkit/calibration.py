@@ -196,7 +196,7 @@ def study(scenarios: dict[str, tuple[str, float]], n_replicates: int = 40, seed:
     """
     jobs = [(name, sel, eff, seed + r) for name, (sel, eff) in scenarios.items() for r in range(n_replicates)]
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         jobs = tqdm(jobs, desc="calibration", unit="replicate")
     if n_jobs == 1:
         results = [replicate(s, selector=sel, effect=eff, **options) for _, sel, eff, s in jobs]

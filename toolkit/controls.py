@@ -549,7 +549,7 @@ def run_controls(corpus, run_dir: str | Path, n_replicates: int | dict = 3, refe
     jobs = [(OBSERVED, 0)] + [(ref, r) for ref in references for r in range(counts[ref])]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         bar = tqdm(total=len(jobs), desc="null controls", unit="source")
     rows = []
     for ref, r in jobs:

@@ -671,7 +671,7 @@ def extract(manifest, out, rate: float = 10.0, workers: int = 1, scheduler=None,
     toolkit.corpus.CorpusError
         On a bad manifest (the message names the row and the column).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from . import __version__, corpus
 

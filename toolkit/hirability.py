@@ -349,7 +349,7 @@ def hirability_auc(features: pd.DataFrame, candidates: pd.DataFrame, models=MODE
         blocks.append(("random", d, rnd.reset_index()))
     jobs = [(m, kind, d, block[cols].to_numpy(float)) for m in models for kind, d, block in blocks]
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         jobs = tqdm(jobs, desc="hirability", unit="cross-validation")
     if n_jobs == 1:
         all_scores = [cross_validated_scores(X, y, groups, fold, m, seed=seed, tune=tune) for m, _, _, X in jobs]

@@ -640,7 +640,7 @@ def _train_epoch(model, data, candidates, standardiser, optimizer, loss_fn, conf
 
 def _train_fold(data, fold, train_c, val_c, model_config, config, device, progress):
     """Train one fold's model; return it, its standardiser and its history rows."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     standardiser = _fit_standardiser(data, np.r_[train_c, val_c])
     torch.manual_seed(config.seed * 1000 + fold)

@@ -348,7 +348,7 @@ def extract(attention: pd.DataFrame, corpus, question: int | None = 1, n_random:
     rows, skipped = [], []
     iterator = manifest[["answer_id", "candidate_id"]].itertuples(index=False)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         iterator = tqdm(iterator, total=len(manifest), desc="slices", unit="answer")
     for answer_id, candidate_id in iterator:
         if answer_id not in with_face:
