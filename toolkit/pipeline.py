@@ -153,6 +153,10 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=None, help="cross-validation folds of HireNet")
     parser.add_argument("--epochs", type=int, default=None, help="maximum training epochs of HireNet")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default auto)")
+    parser.add_argument("--n-repeats", type=int, default=5,
+                        help="repeats of the attention-vs-random cross-validation (default 5)")
+    parser.add_argument("--n-redraws", type=int, default=19,
+                        help="random-slice redraws of the hirability analysis (default 19)")
     parser.add_argument("--null", type=int, default=0, metavar="N",
                         help="replicates of each null reference: label-permuted, untrained, salience and "
                              "(simulated corpora only) the effect-free twin")
@@ -164,7 +168,8 @@ def cli(argv: list[str] | None = None) -> int:
                  if v is not None}
     train_config = hirenet.TrainConfig(seed=args.seed, **overrides)
     result = run(args.corpus, args.run, train_config=train_config, question=args.question,
-                 n_random=args.n_random, seed=args.seed, n_null=args.null, progress=not args.quiet)
+                 n_random=args.n_random, seed=args.seed, n_repeats=args.n_repeats, n_redraws=args.n_redraws,
+                 n_null=args.null, progress=not args.quiet)
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
     print(f"run written to {result.path} ({timing}); summary: python -m toolkit report {result.path}")
     print(json.dumps({k: len(v) for k, v in result.tables.items()}))
