@@ -69,7 +69,7 @@ def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1
     -------
     PipelineResult
     """
-    from . import analysis, corpus as corpus_mod, hirability, hirenet, slices as slices_mod
+    from . import analysis, cache, corpus as corpus_mod, hirability, hirenet, slices as slices_mod
 
     if not isinstance(corpus, corpus_mod.Corpus):
         corpus = corpus_mod.load(corpus)
@@ -82,7 +82,7 @@ def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    slice_key = {"attention": trained.attention, "corpus": _fingerprint(corpus), "question": question,
+    slice_key = {"attention": trained.attention, "corpus": cache.corpus_fingerprint(corpus), "question": question,
                  "n_random": n_random, "seed": seed}
     sliceset = analysis.cached(run_dir, "slices", slice_key, lambda: slices_mod.extract(
         trained.attention, corpus, question=question, n_random=n_random, seed=seed))
@@ -132,12 +132,6 @@ def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1
                                                "n_repeats": n_repeats, "n_redraws": n_redraws, "n_null": n_null,
                                                "seconds": {k: round(v, 1) for k, v in seconds.items()}})
     return PipelineResult(run_dir, trained, sliceset, tables, seconds)
-
-
-def _fingerprint(corpus) -> str:
-    from . import cache
-
-    return cache.corpus_fingerprint(corpus)
 
 
 def cli(argv: list[str] | None = None) -> int:
