@@ -833,7 +833,12 @@ def plot_nulls(table: pd.DataFrame, metrics=("f1_mean", "overlap_linked", "prefe
         ax.set_xlim(-0.6, len(refs) - 0.4)
         ax.set_title(m, fontsize=10)
         ax.set_ylabel(_unit(m))
-    for ax in axes.ravel()[len(metrics):]:
+    return _finish_grid(fig, axes, len(metrics))
+
+
+def _finish_grid(fig, axes, n_used: int):
+    """Hide the unused panels of a grid, put the legend in the first, tighten the layout."""
+    for ax in axes.ravel()[n_used:]:
         ax.set_visible(False)
     axes.ravel()[0].legend(loc="best", fontsize=8)
     fig.tight_layout()
@@ -880,11 +885,7 @@ def plot_edge_study(study: pd.DataFrame, metrics=("edge_start_1s", "edge_end_1s"
         ax.set_xticks(range(len(sources)), sources, rotation=30)
         ax.set_title(m, fontsize=10)
         ax.set_ylabel(_unit(m))
-    for ax in axes.ravel()[len(metrics):]:
-        ax.set_visible(False)
-    axes.ravel()[0].legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_grid(fig, axes, len(metrics))
 
 
 def _colour_observed() -> str:
