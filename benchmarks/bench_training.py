@@ -150,7 +150,7 @@ def time_book_run(threads: int) -> dict:
     """Total training time of the default book run (all folds) on the embedded corpus."""
     import toolkit as tk
 
-    corpus = tk.datasets.embedded_corpus()
+    corpus = tk.stages.simulate("book", seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
         run = tk.hirenet.train(corpus, Path(tmp) / "book", tk.hirenet.TrainConfig(num_threads=threads),

@@ -1,9 +1,11 @@
 """Attention-slices toolkit: key moments in asynchronous video job interviews.
 
-Use it as ``import toolkit as tk``; the submodules hold the stages::
+Use it as ``import toolkit as tk``; :mod:`toolkit.stages` holds the stages of the pipeline, each
+one cached::
 
-    corpus = tk.datasets.embedded_corpus()      # the simulated corpus of the book
-    run = tk.pipeline.run(corpus, "runs/demo")  # train HireNet, slices, analyses
+    corpus = tk.stages.simulate("book", seed=0)   # the simulated corpus of the book
+    run = tk.stages.train(corpus)                 # HireNet, out-of-fold attention
+    tk.pipeline.run(corpus, "runs/demo")          # every stage, written as a run folder
 """
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ __version__ = "0.1.0"
 import importlib
 
 _SUBMODULES = (
-    "analysis", "cache", "calibration", "controls", "corpus", "datasets", "extract", "hirability", "hirenet",
-    "importers", "pipeline", "plots", "report", "simulate", "slices", "stats", "vocabulary",
+    "analysis", "cache", "calibration", "cli", "controls", "corpus", "datasets", "extract", "hirability", "hirenet",
+    "importers", "pipeline", "plots", "report", "simulate", "slices", "stages", "stats", "vocabulary",
 )
 
 

@@ -8,28 +8,25 @@
   difference (SHAP on held-out folds)?
 - :func:`recovery`, :func:`slice_positions`: on a simulated corpus, how often slices hit the
   planted moments, and the preference for label-linked over label-free moments.
-- :func:`cached`: reuse a result stored in a run folder (the book's chapters share them).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _stats
 
-from . import _io, cache
-from .slices import SliceSet, _as_table, feature_columns
+from . import _io
+from .slices import _as_table, feature_columns
 
 __all__ = [
     "salience", "baseline_f1", "make_models", "cross_validate", "summarize", "attention_vs_random",
     "poster_table", "POSTER", "Explanation", "explain", "importances", "plot_importances",
-    "plot_scores", "recovery", "slice_positions", "location_of", "cached", "cli",
+    "plot_scores", "recovery", "slice_positions", "location_of",
 ]
 
 #: The poster's F1 scores (attention class, random class, their mean).
@@ -736,92 +733,3 @@ def recovery(slices, episodes: pd.DataFrame, corpus, n_boot: int = 1000, seed: i
     return pd.DataFrame(rows, columns=["moment", "location", "metric", "value", "ci_low", "ci_high", "n_answers"])
 
 
-# --------------------------------------------------------------------------- caching in a run folder
-
-def cached(folder: str | Path, name: str, key: dict, compute: Callable[[], object]):
-    """Reuse a result stored under ``folder/cache/name`` when ``key`` is unchanged.
-
-    ``key`` holds whatever the result depends on (parameters, fingerprints of input tables);
-    the source of :mod:`toolkit.slices` and :mod:`toolkit.analysis` is added to it, so editing
-    them recomputes. ``compute()`` returns a DataFrame, a :class:`~toolkit.slices.SliceSet` or
-    an :class:`Explanation`.
-    """
-    folder = Path(folder) / "cache" / name
-    full_key = cache.fingerprint({"key": key, "code": cache.code_version("slices", "analysis")})
-    if cache.is_fresh(folder, full_key):
-        kind = (folder / "kind.txt").read_text().strip()
-        if kind == "table":
-            return pd.read_parquet(folder / "table.parquet")
-        if kind == "slices":
-            params = json.loads((folder / "params.json").read_text())
-            return SliceSet(pd.read_parquet(folder / "table.parquet"),
-                            pd.read_parquet(folder / "skipped.parquet"), params)
-        return Explanation.load(folder)
-    result = compute()
-    if isinstance(result, pd.DataFrame):
-        _io.write_parquet(folder / "table.parquet", result)
-        kind = "table"
-    elif isinstance(result, SliceSet):
-        _io.write_parquet(folder / "table.parquet", result.table)
-        _io.write_parquet(folder / "skipped.parquet", result.skipped)
-        _io.write_json(folder / "params.json", result.params)
-        kind = "slices"
-    elif isinstance(result, Explanation):
-        result.save(folder)
-        kind = "explanation"
-    else:
-        raise TypeError(f"cannot cache a {type(result).__name__}")
-    _io.write_text(folder / "kind.txt", kind + "\n")
-    cache.mark(folder, full_key)
-    return result
-
-
-# --------------------------------------------------------------------------- command line
-
-def cli(argv: list[str] | None = None) -> int:
-    """``python -m toolkit analyze RUN``: write ``RUN/results/*.csv`` from ``RUN/slices.parquet``."""
-    from .slices import _run_corpus, features as slice_features
-
-    parser = argparse.ArgumentParser(
-        prog="python -m toolkit analyze",
-        description="Attention-vs-random classification, SHAP importances and (simulated corpora) "
-                    "recovery of planted moments; writes RUN/results/*.csv.")
-    parser.add_argument("run", type=Path, help="run folder holding slices.parquet")
-    parser.add_argument("--corpus", default=None, help="corpus folder (default: corpus_path in RUN/config.json)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of cross-validation and SHAP (default 0)")
-    parser.add_argument("--n-splits", type=int, default=5, help="folds (default 5)")
-    parser.add_argument("--n-repeats", type=int, default=5, help="repeats of cross-validation (default 5)")
-    parser.add_argument("--question", type=int, default=1,
-                        help="question whose answers the hirability analysis slices (default 1)")
-    parser.add_argument("--n-redraws", type=int, default=19,
-                        help="random-slice redraws of the hirability analysis (default 19)")
-    parser.add_argument("--no-hirability", action="store_true",
-                        help="skip the hirability AUC and its tests (they need RUN/attention.parquet)")
-    args = parser.parse_args(argv)
-    slices_path = args.run / "slices.parquet"
-    if not slices_path.exists():
-        raise FileNotFoundError(f"{slices_path} is missing; run 'python -m toolkit slices {args.run}' first")
-    corpus = _run_corpus(args.run, args.corpus)
-    slices = pd.read_parquet(slices_path)
-    out = args.run / "results"
-    feats = slice_features(corpus, slices)
-    result = attention_vs_random(feats, seed=args.seed, n_splits=args.n_splits, n_repeats=args.n_repeats,
-                                 progress=True)
-    _io.write_csv(out / "attention_vs_random.csv", result)
-    _io.write_csv(out / "importances.csv", importances(feats, seed=args.seed, n_splits=args.n_splits,
-                                                        progress=True))
-    written = ["attention_vs_random.csv", "importances.csv"]
-    if corpus.episodes is not None:
-        _io.write_csv(out / "recovery.csv", recovery(slices, corpus.episodes, corpus, seed=args.seed))
-        written.append("recovery.csv")
-    attention_path = args.run / "attention.parquet"
-    if attention_path.exists() and not args.no_hirability:
-        from . import hirability
-
-        attention = pd.read_parquet(attention_path)
-        hirability.analyze(attention, corpus, out, question=args.question, n_splits=args.n_splits,
-                           n_redraws=args.n_redraws, seed=args.seed,
-                           progress=True)
-        written += ["hirability_auc.csv", "permutation_tests.csv"]
-    print(f"wrote {', '.join(written)} in {out}")
-    return 0

@@ -33,15 +33,13 @@ address that.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from . import hirability, stats
 
 __all__ = ["TESTS", "SCENARIOS", "planted_attention", "placebo_attention", "replicate", "study",
-           "cached_study", "summarise", "benchmark_results", "plot_false_positive_rates", "plot_power"]
+           "summarise", "plot_false_positive_rates", "plot_power"]
 
 #: The tests compared, in display order.
 TESTS: tuple[str, ...] = ("permutation", "delong", "redraw", "fixed draw")
@@ -137,7 +135,7 @@ def replicate(seed: int, selector: str = "planted", effect: float = 0.0, n_redra
         ``seed``, ``selector``, ``effect``, ``n_candidates``, ``auc_attention``, ``auc_random``
         (draw 0), ``auc_random_mean`` (over draws), then ``p_<test>`` for each of :data:`TESTS`.
     """
-    from . import simulate, slices
+    from . import simulate, stages
 
     options = {**CORPUS, **(corpus_options or {})}
     preset = options.pop("preset")
@@ -148,10 +146,9 @@ def replicate(seed: int, selector: str = "planted", effect: float = 0.0, n_redra
         attention = placebo_attention(corpus, seed=seed)
     else:
         raise ValueError(f"unknown selector {selector!r}; choose planted or placebo")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sl = slices.extract(attention, corpus, question=1, n_random=n_redraws, seed=seed)
-        feats = slices.features(corpus, sl)
+    # the stages of the pipeline, uncached: thousands of small corpora live in memory only
+    sl = stages.slices.compute(corpus, attention, question=1, n_random=n_redraws, seed=seed)
+    feats = stages.slice_features.compute(corpus, sl)
     result = hirability.hirability_auc(feats, corpus.candidates, models=[model], n_draws=n_redraws,
                                        n_boot=1, seed=seed, tune=False)
     pair = result.paired(model, draw=0)
@@ -205,40 +202,6 @@ def study(scenarios: dict[str, tuple[str, float]], n_replicates: int = 40, seed:
         results = Parallel(n_jobs=n_jobs)(delayed(replicate)(s, selector=sel, effect=eff, **options)
                                           for _, sel, eff, s in jobs)
     return pd.DataFrame([{"scenario": name, **r} for (name, _, _, _), r in zip(jobs, results)])
-
-
-def cached_study(scenarios: dict[str, tuple[str, float]], n_replicates: int = 40, seed: int = 0,
-                 n_jobs: int = 1, progress: bool = False, **options) -> pd.DataFrame:
-    """:func:`study`, cached under ``tk.datasets.data_dir() / "cache" / "calibration"`` (keyed by its arguments and code)."""
-    from . import _io, cache, datasets
-
-    key = cache.fingerprint({"scenarios": {k: list(v) for k, v in scenarios.items()}, "n": n_replicates,
-                             "seed": seed, "options": options,
-                             "code": cache.code_version("calibration", "hirability", "stats", "slices", "simulate")})
-    folder = datasets.data_dir() / "cache" / "calibration" / key
-    if cache.is_fresh(folder, key):
-        table = pd.read_csv(folder / "replicates.csv")
-        return table.astype({"scenario": str, "selector": str})
-    table = study(scenarios, n_replicates=n_replicates, seed=seed, n_jobs=n_jobs, progress=progress, **options)
-    _io.write_csv(folder / "replicates.csv", table)
-    cache.mark(folder, key)
-    return table
-
-
-def benchmark_results() -> pd.DataFrame:
-    """The replicates of the full study (``benchmarks/calibration.py``), as committed with the source.
-
-    Raises
-    ------
-    FileNotFoundError
-        Outside a source checkout, or before the benchmark has been run.
-    """
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "calibration_replicates.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; run `python benchmarks/calibration.py` in a source checkout")
-    return pd.read_csv(path).astype({"scenario": str, "selector": str})
 
 
 def summarise(replicates: pd.DataFrame, alpha: float = 0.05, method: str = "beta") -> pd.DataFrame:

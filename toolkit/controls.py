@@ -20,33 +20,31 @@ recovery of planted moments, hirability) is read beside the same result computed
     the same corpus from the same seed in a world where no moment is linked to the label.
 
 The observed attention is called ``trained``. Every source goes through the same pipeline
-(:func:`summarize_attention`) and is evaluated against the *true* labels and the episodes of
-the corpus it was computed on (the twin's own frames and episodes for ``twin``).
-:func:`run_controls` computes all sources and replicates, cached in ``RUN/controls``;
-:func:`compare` places each observed value on its null distribution and gives an empirical
-p-value; :func:`claims` turns that into a sentence per claim of the poster.
+(:func:`summarize_attention`, built on the stages of :mod:`toolkit.stages`) and is evaluated
+against the *true* labels and the episodes of the corpus it was computed on (the twin's own
+frames and episodes for ``twin``). :func:`run_controls` computes all sources and replicates
+(each one a cached stage); :func:`compare` gives, for each claim and each reference, an
+empirical p-value, Holm's correction across the claims, and a verdict. The package returns
+numbers; the chapters write the sentences.
 
 Typical use::
 
-    run = tk.datasets.book_run()
-    table = tk.controls.run_controls(corpus, run.path, attention=run.attention, n_replicates=3)
+    table = tk.stages.controls(corpus, run, replicates=19)
     tk.controls.compare(table)
 """
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import _io, cache
 
 __all__ = [
-    "REFERENCES", "OBSERVED", "METRICS", "CLAIMS", "ANXIETY_SIGNS", "EDGE_DISCOUNT_S", "EDGE_SHARE",
-    "EDGE_SECONDS", "permute_labels", "effect_zero_twin", "reference_attention", "edge_rates",
-    "summarize_attention", "run_controls", "compare", "claims", "edge_study", "write_results",
-    "benchmark_results", "plot_nulls", "plot_edge_study",
+    "REFERENCES", "OBSERVED", "METRICS", "CLAIMS", "VERDICT_METRICS", "MIN_REPLICATES", "ANXIETY_SIGNS",
+    "EDGE_DISCOUNT_S", "EDGE_SHARE", "EDGE_SECONDS", "permute_labels", "effect_zero_twin", "reference_seed",
+    "reference_attention", "edge_rates", "summarize_attention", "run_controls", "empirical_p", "compare", "pooled",
+    "edge_study", "plot_nulls", "plot_edge_study",
 ]
 
 #: The null references, in display order.
@@ -141,7 +139,7 @@ def permute_labels(corpus, seed: int):
     return Corpus(manifest, corpus.frames, meta, corpus.episodes, None)
 
 
-def effect_zero_twin(corpus, folder: str | Path | None = None, progress: bool = False):
+def effect_zero_twin(corpus, cached: bool = True):
     """The effect-0 twin of a simulated corpus: the same seed and configuration with ``effect=0``.
 
     The twin has the same positions, candidates, labels, answer durations, face dynamics and
@@ -153,10 +151,9 @@ def effect_zero_twin(corpus, folder: str | Path | None = None, progress: bool = 
     ----------
     corpus : toolkit.corpus.Corpus
         A corpus made by :mod:`toolkit.simulate` (its ``meta`` holds the configuration and seed).
-    folder : path, optional
-        Write the twin there (cached: a second call loads it); None simulates it in memory.
-    progress : bool
-        Show the simulator's progress bar (with ``folder``).
+    cached : bool
+        Simulate through the cached stage :func:`toolkit.stages.simulate` (a second call loads the
+        twin), or in memory.
 
     Returns
     -------
@@ -167,7 +164,7 @@ def effect_zero_twin(corpus, folder: str | Path | None = None, progress: bool = 
     ValueError
         When ``corpus`` was not made by the simulator.
     """
-    from . import corpus as corpus_mod, simulate
+    from . import simulate, stages
 
     meta = corpus.meta or {}
     if meta.get("source") != "simulated" or "config" not in meta or "seed" not in meta:
@@ -175,15 +172,7 @@ def effect_zero_twin(corpus, folder: str | Path | None = None, progress: bool = 
                          f"corpus.json has source={meta.get('source')!r} and no simulation config and seed")
     config = simulate.effect_zero_twin(simulate.make_config(simulate.SimulationConfig(), **meta["config"]))
     seed = int(meta["seed"])
-    if folder is None:
-        twin = simulate.simulate(config, seed=seed)
-    else:
-        folder = Path(folder)
-        key = cache.fingerprint({"config": config.to_dict(), "seed": seed, "code": cache.code_version("simulate")})
-        if not cache.is_fresh(folder, key):
-            simulate.write(folder, config, seed=seed, progress=progress)
-            cache.mark(folder, key)
-        twin = corpus_mod.load(folder)
+    twin = stages.simulate(config, seed=seed) if cached else simulate.simulate(config, seed=seed)
     answers = corpus.manifest["answer_id"]
     if len(answers) != len(twin.manifest) or not answers.isin(set(twin.manifest["answer_id"])).all():
         twin = twin.subset(answer_ids=answers)
@@ -192,60 +181,47 @@ def effect_zero_twin(corpus, folder: str | Path | None = None, progress: bool = 
 
 # --------------------------------------------------------------------------- attention of each reference
 
-def _train_attention(corpus, folder: Path, seed: int, untrained: bool = False, train_config=None,
-                     model_config=None, progress: bool = False) -> pd.DataFrame:
-    """Out-of-fold attention of HireNet trained (or only initialised) on ``corpus`` in ``folder``."""
-    import dataclasses
+def reference_seed(reference: str, replicate: int, seed: int = 0) -> int:
+    """The seed of one replicate of a null reference, disjoint from the trained run's and the other references'.
 
+    The trained run uses ``seed``; replicate ``r`` of the ``i``-th reference of :data:`REFERENCES`
+    uses ``seed + 1000 * (i + 1) + r``, so no null network shares its initial weights, folds or
+    permutation with the trained network or with another reference.
+    """
+    if reference == OBSERVED:
+        return int(seed)
+    return int(seed) + 1000 * (REFERENCES.index(reference) + 1) + int(replicate)
+
+
+def _train_options(run) -> dict:
+    """The keyword arguments of :func:`toolkit.stages.train` that made ``run`` (seed and untrained aside)."""
     from . import hirenet
 
-    config = train_config if train_config is not None else hirenet.TrainConfig()
-    config = dataclasses.replace(config, seed=int(seed), untrained=bool(untrained))
-    return hirenet.train(corpus, folder, config=config, model_config=model_config, progress=progress).attention
+    saved = dict(run.config["train"])
+    model = hirenet.HireNetConfig(**run.config["model"])
+    main = {"folds": saved.pop("folds"), "epochs": saved.pop("epochs"), "device": saved.pop("device"),
+            "threads": saved.pop("num_threads")}
+    for name in ("seed", "untrained"):
+        saved.pop(name)
+    return {**main, "model": model, "options": saved}
 
 
-def _observed_configs(run_dir: Path, train_config, model_config):
-    """The training and model configurations of the observed run in ``run_dir`` (when not given)."""
-    import json
-
-    path = Path(run_dir) / "config.json"
-    if (train_config is not None and model_config is not None) or not path.exists():
-        return train_config, model_config
-    from . import hirenet
-
-    saved = json.loads(path.read_text())
-    if train_config is None and isinstance(saved.get("train"), dict):
-        train_config = hirenet.TrainConfig(**saved["train"])
-    if model_config is None and isinstance(saved.get("model"), dict):
-        model_config = hirenet.HireNetConfig(**saved["model"])
-    return train_config, model_config
-
-
-def _twin_folder(run_dir: Path) -> Path:
-    return Path(run_dir) / "controls" / "twin-corpus"
-
-
-def reference_attention(corpus, reference: str, replicate: int, run_dir: str | Path, seed: int = 0,
-                        train_config=None, model_config=None, progress: bool = False) -> tuple[pd.DataFrame, object]:
+def reference_attention(corpus, reference: str, replicate: int, run, seed: int = 0,
+                        progress: bool = False) -> tuple[pd.DataFrame, object]:
     """The attention of one null reference, and the corpus to evaluate it on.
 
     Parameters
     ----------
     corpus : toolkit.corpus.Corpus
     reference : {"trained", "untrained", "permuted", "salience", "twin"}
-        ``trained`` is the observed HireNet run of ``run_dir`` (trained with ``train_config``).
+        ``trained`` is ``run`` itself.
     replicate : int
-        Replicate number ``r``: the training or initial seed is ``seed + r``, the permutation
-        seed too.
-    run_dir : path
-        The run folder; null runs go under ``run_dir/controls/runs/<reference>-r<r>``.
+        Replicate number (its seed: :func:`reference_seed`).
+    run : toolkit.hirenet.Run
+        The trained run; the null networks are trained with its options and architecture
+        (through the cached stage :func:`toolkit.stages.train`).
     seed : int
-        First seed.
-    train_config : toolkit.hirenet.TrainConfig, optional
-        Training options of the null runs (their ``seed`` and ``untrained`` are replaced); default:
-        those of the observed run in ``run_dir`` (its ``config.json``), else the defaults.
-    model_config : toolkit.hirenet.HireNetConfig, optional
-        The architecture; default: the observed run's, so that every null network is the same network.
+        The trained run's seed.
     progress : bool
         Show training progress.
 
@@ -256,30 +232,22 @@ def reference_attention(corpus, reference: str, replicate: int, run_dir: str | P
     corpus : toolkit.corpus.Corpus
         The corpus the attention belongs to: ``corpus`` itself, or the effect-0 twin for ``twin``.
     """
-    run_dir = Path(run_dir)
-    s = int(seed) + int(replicate)
-    folder = run_dir / "controls" / "runs" / f"{reference}-r{int(replicate)}"
-    # the observed run's own configuration (config.json) when none is given: the null networks are the
-    # same network, and the observed run is loaded, never retrained with other options
-    train_config, model_config = _observed_configs(run_dir, train_config, model_config)
+    from . import stages
+
     if reference == OBSERVED:
-        from . import hirenet
-
-        return hirenet.train(corpus, run_dir, config=train_config, model_config=model_config,
-                             progress=progress).attention, corpus
+        return run.attention, corpus
+    if reference not in REFERENCES:
+        raise ValueError(f"unknown reference {reference!r}; choose {OBSERVED!r} or one of {', '.join(REFERENCES)}")
     if reference == "salience":
-        from . import analysis
-
-        return analysis.salience(corpus), corpus
-    options = {"train_config": train_config, "model_config": model_config, "progress": progress}
+        return stages.salience(corpus), corpus
+    s = reference_seed(reference, replicate, seed)
+    options = {**_train_options(run), "seed": s, "progress": progress}
     if reference == "untrained":
-        return _train_attention(corpus, folder, s, untrained=True, **options), corpus
+        return stages.train(corpus, untrained=True, **options).attention, corpus
     if reference == "permuted":
-        return _train_attention(permute_labels(corpus, s), folder, s, **options), corpus
-    if reference == "twin":
-        twin = effect_zero_twin(corpus, _twin_folder(run_dir))
-        return _train_attention(twin, folder, s, **options), twin
-    raise ValueError(f"unknown reference {reference!r}; choose {OBSERVED!r} or one of {', '.join(REFERENCES)}")
+        return stages.train(permute_labels(corpus, s), **options).attention, corpus
+    twin = effect_zero_twin(corpus)
+    return stages.train(twin, **options).attention, twin
 
 
 # --------------------------------------------------------------------------- the headline numbers of one source
@@ -412,23 +380,19 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
     dict
         Metric name -> value (NaN where a metric cannot be computed, e.g. overlap without episodes).
     """
-    from . import analysis, hirability as hir, simulate, slices
+    from . import analysis, stages
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sliceset = slices.extract(attention, corpus, question=question, n_random=n_random, seed=seed,
-                                  edge_discount_s=edge_discount_s)
-        feats = slices.features(corpus, sliceset)
+    sliceset = stages.slices(corpus, attention, question=question, n_random=n_random, seed=seed,
+                             edge_discount_s=edge_discount_s)
+    feats = stages.slice_features(corpus, sliceset)
     table = sliceset.table
     out: dict[str, float] = {"n_slices": float((table["kind"] == "attention").sum()),
                              "n_skipped": float(len(sliceset.skipped))}
     if (table["kind"] == "attention").sum() < n_splits:
         raise ValueError(f"only {int(out['n_slices'])} attention slices: too few for {n_splits} folds")
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lasso = {"Lasso": _lasso(seed, tune)}
-        folds = analysis.cross_validate(feats, seed=seed, n_splits=n_splits, n_repeats=n_repeats, models=lasso)
+    folds = stages.attention_vs_random(feats, folds=n_splits, repeats=n_repeats, seed=seed,
+                                       models="lasso" if tune else "lasso_fixed")
     mean = folds.groupby("metric")["value"].mean()
     out["f1_mean"] = float(mean["f1_mean"])
     out["kind_auc"] = float(mean["auc"])
@@ -436,10 +400,7 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
     for k in ("overlap_linked", "overlap_distractor", "preference"):
         out[k] = np.nan
     if corpus.episodes is not None and len(corpus.episodes):
-        episodes = corpus.episodes.assign(linked=corpus.episodes["kind"].isin(simulate.LINKED_KINDS))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rec = analysis.recovery(sliceset, episodes, corpus, n_boot=0, seed=seed)
+        rec = stages.recovery(corpus, sliceset, n_boot=0, seed=seed)
         rec = rec[rec["location"] == "all"].set_index(["moment", "metric"])["value"]
         out["overlap_linked"] = float(rec.get(("linked", "ratio"), np.nan))
         out["overlap_distractor"] = float(rec.get(("distractor", "ratio"), np.nan))
@@ -458,29 +419,17 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
 
     for k in ("auc_attention", "auc_random", "auc_difference"):
         out[k] = np.nan
-    if hirability and n_random > 0:
+    if hirability and n_random > 0 and edge_discount_s == 0:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = hir.hirability_auc(feats, corpus.candidates, models=["Lasso"], n_splits=n_splits, n_boot=1,
-                                         seed=seed, tune=False)
-        except ValueError as err:  # e.g. too few positions with both labels for the folds
-            warnings.warn(f"hirability AUC not computed: {err}", stacklevel=2)
+            res = stages.hirability(corpus, attention, question=question, folds=n_splits, redraws=n_random,
+                                    n_boot=1, seed=seed, tune=False, models=("Lasso",))
+        except ValueError:  # e.g. too few positions with both labels for the folds: the AUCs stay NaN
+            pass
         else:
             att = float(res.table.loc[res.table["kind"] == "attention", "auc"].iloc[0])
             rnd = float(res.redraws["auc"].mean())
             out.update(auc_attention=att, auc_random=rnd, auc_difference=att - rnd)
     return out
-
-
-def _lasso(seed: int, tune: bool):
-    from . import analysis
-
-    model = analysis.make_models(seed)["Lasso"]
-    # liblinear shuffles with numpy's global state unless given a seed: fix it here
-    if tune:
-        return model.set_params(estimator__model__random_state=seed)
-    return model.estimator.set_params(model__C=0.1, model__random_state=seed)
 
 
 # --------------------------------------------------------------------------- all references, cached
@@ -499,34 +448,28 @@ def _replicates(n_replicates, references) -> dict[str, int]:
     return counts
 
 
-def run_controls(corpus, run_dir: str | Path, n_replicates: int | dict = 3, references=REFERENCES, seed: int = 0,
-                 attention: pd.DataFrame | None = None, train_config=None, model_config=None, question: int | None = 1,
-                 n_random: int = 4, n_splits: int = 5, n_repeats: int = 1, edge_discount_s: float = 0.0,
-                 hirability: bool = True, tune: bool = True, progress: bool = True) -> pd.DataFrame:
-    """The observed attention and every null reference through the same pipeline, cached.
+def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCES, seed: int = 0,
+                 question: int | None = 1, n_random: int = 4, n_splits: int = 5, n_repeats: int = 1,
+                 edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True,
+                 progress: bool = True) -> pd.DataFrame:
+    """The trained attention and every null reference through the same pipeline.
 
-    Each (reference, replicate) is summarised by :func:`summarize_attention` with the slice and
-    fold seed ``seed + replicate`` and cached under ``run_dir/controls/summaries`` (keyed by the
-    corpus, the parameters and the code), so adding replicates later computes only the new ones.
+    Each (reference, replicate) is summarised by the cached stage
+    :func:`toolkit.stages.source_summary` with the slice and fold seed of :func:`reference_seed`,
+    and every null network is trained by the cached stage :func:`toolkit.stages.train`, so adding
+    replicates later computes only the new ones.
 
     Parameters
     ----------
     corpus : toolkit.corpus.Corpus
-    run_dir : path
-        The observed run's folder.
+    run : toolkit.hirenet.Run
+        The trained run (its attention is the observed source; its options train the null networks).
     n_replicates : int or dict
-        Replicates per reference, or a dict reference -> replicates (e.g.
-        ``{"untrained": 5, "salience": 3, "permuted": 1, "twin": 1}``).
+        Replicates per reference, or a dict reference -> replicates.
     references : sequence of str
         Among :data:`REFERENCES`; ``twin`` needs a simulated corpus.
     seed : int
-        First seed.
-    attention : pandas.DataFrame, optional
-        The observed attention (default: :func:`toolkit.hirenet.train` of ``corpus`` into
-        ``run_dir`` with ``train_config``, which loads the cached run).
-    train_config, model_config : optional
-        :class:`toolkit.hirenet.TrainConfig` and :class:`~toolkit.hirenet.HireNetConfig` of the
-        observed run, used for the null runs too (their seed and ``untrained`` replaced).
+        The trained run's seed.
     question, n_random, n_splits, n_repeats, edge_discount_s, hirability, tune :
         See :func:`summarize_attention`.
     progress : bool
@@ -535,62 +478,29 @@ def run_controls(corpus, run_dir: str | Path, n_replicates: int | dict = 3, refe
     Returns
     -------
     pandas.DataFrame
-        Tidy: ``reference`` (``trained`` for the observed source), ``replicate``, ``metric``, ``value``.
+        Tidy: ``reference`` (``trained`` for the observed source), ``replicate``, ``seed``, ``metric``,
+        ``value``.
     """
+    from . import stages
+
     unknown = [r for r in references if r not in REFERENCES]
     if unknown:
         raise ValueError(f"unknown reference(s) {unknown}; choose among {', '.join(REFERENCES)}")
     counts = _replicates(n_replicates, references)
-    run_dir = Path(run_dir)
-    params = {"question": question, "n_random": n_random, "n_splits": n_splits, "n_repeats": n_repeats,
-              "edge_discount_s": edge_discount_s, "hirability": hirability, "tune": tune, "seed": seed}
-    code_modules = ["controls", "slices", "analysis", "hirability"]
-    corpus_key = cache.corpus_fingerprint(corpus)
+    params = {"question": question, "n_random": n_random, "folds": n_splits, "repeats": n_repeats,
+              "edge_discount_s": edge_discount_s, "hirability": hirability, "tune": tune}
     jobs = [(OBSERVED, 0)] + [(ref, r) for ref in references for r in range(counts[ref])]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(jobs), desc="null controls", unit="source")
+    from tqdm.auto import tqdm
+
     rows = []
-    for ref, r in jobs:
-        if bar is not None:
-            bar.set_postfix_str(f"{ref} {r}")
-        key_data = {"reference": ref, "replicate": r, "params": params, "corpus": corpus_key,
-                    "code": cache.code_version(*code_modules)}
-        if ref == OBSERVED:
-            if attention is None:
-                attention, _ = reference_attention(corpus, OBSERVED, 0, run_dir, seed, train_config, model_config,
-                                                   progress=progress)
-            key_data["attention"] = cache.fingerprint(attention[["answer_id", "time_s", "weight"]])
-        elif ref in _TRAINED_REFERENCES:
-            configs = _observed_configs(run_dir, train_config, model_config)
-            key_data["train"] = {"config": repr(configs[0]), "model": repr(configs[1]),
-                                 "code": cache.code_version("hirenet")}
-            if ref == "twin":
-                key_data["code_simulate"] = cache.code_version("simulate")
-        key = cache.fingerprint(key_data)
-        folder = run_dir / "controls" / "summaries" / f"{ref}-r{r}"
-        if cache.is_fresh(folder, key):
-            summary = pd.read_csv(folder / "summary.csv")
-        else:
-            if ref == OBSERVED:
-                att, on = attention, corpus
-            else:
-                att, on = reference_attention(corpus, ref, r, run_dir, seed, train_config, model_config,
-                                              progress=False)
-            values = summarize_attention(on, att, seed=seed + r, question=question, n_random=n_random,
-                                         n_splits=n_splits, n_repeats=n_repeats, edge_discount_s=edge_discount_s,
-                                         hirability=hirability, tune=tune)
-            summary = pd.DataFrame({"metric": list(values), "value": list(values.values())})
-            _io.write_csv(folder / "summary.csv", summary)
-            cache.mark(folder, key)
-        rows.append(summary.assign(reference=ref, replicate=r))
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    table = pd.concat(rows, ignore_index=True)[["reference", "replicate", "metric", "value"]]
-    return table.astype({"reference": str, "metric": str, "replicate": int, "value": float})
+    for ref, r in tqdm(jobs, desc="null controls", unit="source", disable=not progress):
+        attention, on = reference_attention(corpus, ref, r, run, seed=seed)
+        s = reference_seed(ref, r, seed)
+        values = stages.source_summary(on, attention, seed=s, **params)
+        rows.append(pd.DataFrame({"reference": ref, "replicate": r, "seed": s, "metric": list(values),
+                                  "value": list(values.values())}))
+    table = pd.concat(rows, ignore_index=True)
+    return table.astype({"reference": str, "metric": str, "replicate": int, "seed": int, "value": float})
 
 
 # --------------------------------------------------------------------------- observed vs null
@@ -605,33 +515,126 @@ def _check_table(table: pd.DataFrame) -> None:
         raise ValueError("controls table: no null reference")
 
 
-def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None) -> pd.DataFrame:
-    """Each observed value beside its null distributions, with an empirical p-value and a verdict.
+#: The metrics of the verdict table (DESIGN section 3), one per claim of :data:`CLAIMS`.
+VERDICT_METRICS: tuple[str, ...] = tuple(metric for _, metric in CLAIMS)
+#: Fewest null replicates that can give an empirical p-value of 0.05: (1 + 0) / (1 + 19).
+MIN_REPLICATES = 19
 
-    The p-value counts the pooled null replicates (all references together) at least as extreme
-    as the observed value in the direction a claim needs (:data:`METRICS`):
-    :math:`p = (1 + \\#\\{null \\ge observed\\}) / (1 + n)` (``<=`` for a claim of "less"). With
-    :math:`n` replicates it cannot go below :math:`1/(n+1)`. The verdict is ``leaves its nulls``
-    when :math:`p \\le \\max(\\alpha, 1/(n+1))`, i.e. with fewer than :math:`1/\\alpha - 1` null
-    replicates when the observed value is beyond every one of them (a weaker criterion than
-    :math:`p \\le \\alpha`: the table says how many replicates each row rests on);
-    ``below its nulls`` when it leaves them on the other side; ``within its nulls`` otherwise.
+
+def empirical_p(observed: float, null, direction: str = "greater") -> float:
+    """The empirical p-value :math:`(1 + \#\{null \ge observed\}) / (1 + n)` (``<=`` for "less")."""
+    null = np.asarray(null, float)
+    null = null[np.isfinite(null)]
+    if not np.isfinite(observed) or null.size == 0:
+        return np.nan
+    extreme = null >= observed if direction == "greater" else null <= observed
+    return float((1 + np.count_nonzero(extreme)) / (1 + null.size))
+
+
+def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None, min_replicates: int = MIN_REPLICATES) -> pd.DataFrame:
+    """The verdict table: each claim's metric against each null reference separately, Holm across claims.
+
+    For every metric and reference, the empirical p-value of the observed (trained) value on that
+    reference's replicates (:func:`empirical_p`, in the direction the claim needs, :data:`METRICS`);
+    then, per reference, Holm's correction across the metrics of the table. A claim *survives*
+    against a reference when its adjusted p is at most ``alpha``; with fewer than
+    ``min_replicates`` replicates, the smallest p it could reach is too large to ever pass, and the
+    verdict is ``not enough replicates``, never a pass. The row of reference ``all`` gives the
+    claim's overall verdict: ``survives`` only when it survives against every reference that
+    applies, ``not enough replicates`` when some reference has too few and none refutes it.
+    With several trained seeds (``replicate`` > 0 of ``trained``), the observed value is their mean.
 
     Parameters
     ----------
     table : pandas.DataFrame
         :func:`run_controls`'s tidy table.
     alpha : float
-        Level of the verdict.
     metrics : sequence of str, optional
-        Metrics to compare (default: those of :data:`METRICS` present in ``table``).
+        Default :data:`VERDICT_METRICS` present in ``table``.
+    min_replicates : int
+        Fewest replicates of a reference for a verdict.
 
     Returns
     -------
     pandas.DataFrame
-        One row per metric: ``metric``, ``description``, ``direction``, ``observed``; per reference
-        ``<ref>_mean``, ``<ref>_min``, ``<ref>_max``, ``<ref>_n``; ``n_null``, ``null_min``,
-        ``null_max``, ``p_value``, ``verdict``.
+        ``metric``, ``reference``, ``observed``, ``observed_min``, ``observed_max`` (spread over
+        trained seeds), ``null_mean``, ``null_min``, ``null_max``, ``n_replicates``, ``p``,
+        ``p_holm``, ``verdict``.
+    """
+    from . import stats
+
+    _check_table(table)
+    if metrics is None:
+        metrics = [m for m in VERDICT_METRICS if m in set(table["metric"])]
+    refs = [r for r in REFERENCES if (table["reference"] == r).any()]
+    rows = []
+    for m in metrics:
+        t = table[table["metric"] == m]
+        direction = METRICS.get(m, (m, "greater"))[1]
+        obs = t.loc[t["reference"] == OBSERVED, "value"].to_numpy(float)
+        obs = obs[np.isfinite(obs)]
+        observed = float(obs.mean()) if obs.size else np.nan
+        for r in refs:
+            v = t.loc[t["reference"] == r, "value"].to_numpy(float)
+            v = v[np.isfinite(v)]
+            rows.append({"metric": m, "reference": r, "observed": observed,
+                         "observed_min": float(obs.min()) if obs.size else np.nan,
+                         "observed_max": float(obs.max()) if obs.size else np.nan,
+                         "null_mean": float(v.mean()) if v.size else np.nan,
+                         "null_min": float(v.min()) if v.size else np.nan,
+                         "null_max": float(v.max()) if v.size else np.nan,
+                         "n_replicates": int(v.size), "p": empirical_p(observed, v, direction)})
+    out = pd.DataFrame(rows)
+    out["p_holm"] = np.nan
+    for r, idx in out.groupby("reference", sort=False).groups.items():
+        p = out.loc[idx, "p"].to_numpy(float)
+        ok = np.isfinite(p)
+        adjusted = np.full(p.size, np.nan)
+        adjusted[ok] = stats.holm(p[ok])
+        out.loc[idx, "p_holm"] = adjusted
+
+    def verdict(row) -> str:
+        if not np.isfinite(row["p_holm"]):
+            return "not measured"
+        if row["p_holm"] <= alpha:
+            return "survives"
+        return "not enough replicates" if row["n_replicates"] < min_replicates else "does not survive"
+
+    out["verdict"] = out.apply(verdict, axis=1) if len(out) else pd.Series(dtype=str)
+    overall = []
+    for m in metrics:
+        sub = out[(out["metric"] == m) & (out["verdict"] != "not measured")]
+        if sub.empty:
+            v = "not measured"
+        elif (sub["verdict"] == "does not survive").any():
+            v = "does not survive"
+        elif (sub["verdict"] == "not enough replicates").any():
+            v = "not enough replicates"
+        else:
+            v = "survives"
+        overall.append({"metric": m, "reference": "all", "observed": sub["observed"].iloc[0] if len(sub) else np.nan,
+                        "observed_min": sub["observed_min"].iloc[0] if len(sub) else np.nan,
+                        "observed_max": sub["observed_max"].iloc[0] if len(sub) else np.nan,
+                        "null_mean": np.nan, "null_min": sub["null_min"].min() if len(sub) else np.nan,
+                        "null_max": sub["null_max"].max() if len(sub) else np.nan,
+                        "n_replicates": int(sub["n_replicates"].min()) if len(sub) else 0,
+                        "p": sub["p"].max() if len(sub) else np.nan,
+                        "p_holm": sub["p_holm"].max() if len(sub) else np.nan, "verdict": v})
+    out = pd.concat([out, pd.DataFrame(overall)], ignore_index=True)
+    order = {m: i for i, m in enumerate(metrics)}
+    ref_order = {r: i for i, r in enumerate([*refs, "all"])}
+    out = out.sort_values(["metric", "reference"], key=lambda c: c.map(order if c.name == "metric" else ref_order))
+    return out.reset_index(drop=True)
+
+
+def pooled(table: pd.DataFrame, metrics=None) -> pd.DataFrame:
+    """Each metric's observed value beside the mean and range of every reference (a wide summary).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric``, ``observed``, then per reference ``<ref>_mean``, ``<ref>_min``, ``<ref>_max``,
+        ``<ref>_n``.
     """
     _check_table(table)
     if metrics is None:
@@ -640,78 +643,13 @@ def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None) -> pd.DataFr
     rows = []
     for m in metrics:
         t = table[(table["metric"] == m) & np.isfinite(table["value"])]
-        desc, direction = METRICS.get(m, (m, "greater"))
-        observed = t.loc[t["reference"] == OBSERVED, "value"]
-        row = {"metric": m, "description": desc, "direction": direction,
-               "observed": float(observed.mean()) if len(observed) else np.nan}
+        row = {"metric": m, "observed": float(t.loc[t["reference"] == OBSERVED, "value"].mean())}
         for r in refs:
             v = t.loc[t["reference"] == r, "value"].to_numpy()
             row.update({f"{r}_mean": float(v.mean()) if v.size else np.nan,
                         f"{r}_min": float(v.min()) if v.size else np.nan,
                         f"{r}_max": float(v.max()) if v.size else np.nan, f"{r}_n": int(v.size)})
-        null = t.loc[t["reference"].isin(refs), "value"].to_numpy()
-        n = int(null.size)
-        row.update(n_null=n, null_min=float(null.min()) if n else np.nan, null_max=float(null.max()) if n else np.nan)
-        obs = row["observed"]
-        if n == 0 or not np.isfinite(obs):
-            row.update(p_value=np.nan, verdict="no null replicates" if n == 0 else "not measured")
-        else:
-            p_up = (1 + np.count_nonzero(null >= obs)) / (1 + n)
-            p_down = (1 + np.count_nonzero(null <= obs)) / (1 + n)
-            p = p_up if direction == "greater" else p_down
-            other = p_down if direction == "greater" else p_up
-            level = max(alpha, 1 / (n + 1))
-            if p <= level:
-                verdict = "leaves its nulls"
-            elif other <= level:
-                verdict = "below its nulls" if direction == "greater" else "above its nulls"
-            else:
-                verdict = "within its nulls"
-            row.update(p_value=float(p), verdict=verdict)
         rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _fmt(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:.2f}"
-
-
-def _span(low: float, high: float) -> str:
-    return _fmt(low) if _fmt(low) == _fmt(high) else f"{_fmt(low)} to {_fmt(high)}"
-
-
-def claims(comparison: pd.DataFrame) -> pd.DataFrame:
-    """One sentence per claim (:data:`CLAIMS`), built from :func:`compare`'s numbers.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``claim``, ``metric``, ``observed``, ``null_min``, ``null_max``, ``n_null``, ``p_value``,
-        ``verdict``, ``survives`` (bool), ``statement``.
-    """
-    rows = []
-    c = comparison.set_index("metric")
-    refs = [r for r in REFERENCES if f"{r}_n" in comparison.columns]
-    for claim, metric in CLAIMS:
-        if metric not in c.index:
-            continue
-        r = c.loc[metric]
-        survives = r["verdict"] == "leaves its nulls"
-        per_ref = "; ".join(f"{ref} {_span(r[f'{ref}_min'], r[f'{ref}_max'])}" for ref in refs if r[f"{ref}_n"] > 0)
-        p = r["p_value"]
-        if not np.isfinite(r["observed"]):
-            statement = f"“{claim.capitalize()}” cannot be checked here: {r['description']} was not measured."
-        else:
-            statement = (
-                f"“{claim.capitalize()}”: {r['description']} is {_fmt(r['observed'])} for the trained attention; "
-                f"the null references give {per_ref} ({int(r['n_null'])} null replicates, "
-                f"p = {p:.3f}, the smallest possible {1 / (r['n_null'] + 1):.3f}). "
-                + ("The result leaves its nulls: it survives as evidence." if survives else
-                   f"The result is {r['verdict']}: as evidence that attention found what the label depends on, "
-                   f"the claim does not survive."))
-        rows.append({"claim": claim, "metric": metric, "observed": r["observed"], "null_min": r["null_min"],
-                     "null_max": r["null_max"], "n_null": int(r["n_null"]), "p_value": p, "verdict": r["verdict"],
-                     "survives": bool(survives), "statement": statement})
     return pd.DataFrame(rows)
 
 
@@ -743,31 +681,6 @@ def edge_study(corpus, attentions: dict, discount_s: float = EDGE_DISCOUNT_S, se
                                          n_splits=n_splits, edge_discount_s=d, hirability=False, tune=tune)
             rows += [(name, d, k, v) for k, v in values.items()]
     return pd.DataFrame(rows, columns=["source", "edge_discount_s", "metric", "value"])
-
-
-# --------------------------------------------------------------------------- files
-
-def write_results(table: pd.DataFrame, folder: str | Path) -> list[Path]:
-    """Write ``controls_replicates.csv`` (the tidy table) and ``controls.csv`` (:func:`compare`) in ``folder``."""
-    folder = Path(folder)
-    paths = [folder / "controls_replicates.csv", folder / "controls.csv"]
-    _io.write_csv(paths[0], table)
-    _io.write_csv(paths[1], compare(table))
-    return paths
-
-
-def benchmark_results() -> pd.DataFrame | None:
-    """The replicates of the heavier study (``benchmarks/null_controls.py``), or None before it has run.
-
-    Returns
-    -------
-    pandas.DataFrame or None
-        :func:`run_controls`'s tidy table, as committed in ``benchmarks/results/controls.csv``.
-    """
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "controls.csv"
-    if not path.exists():
-        return None
-    return pd.read_csv(path).astype({"reference": str, "metric": str})
 
 
 # --------------------------------------------------------------------------- figures

@@ -166,6 +166,18 @@ class Corpus:
             episodes = self.episodes[self.episodes["answer_id"].isin(keep)].reset_index(drop=True)
         return Corpus(manifest.reset_index(drop=True), frames, dict(self.meta), episodes, None)
 
+    def save(self, folder: str | Path) -> Path:
+        """Write this corpus as a corpus folder (nothing to do when it was loaded from there)."""
+        folder = Path(folder)
+        if self.path is not None and Path(self.path).resolve() == folder.resolve():
+            return folder
+        return save(self, folder)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Corpus":
+        """Read and validate a corpus folder (:func:`load`)."""
+        return load(folder)
+
     def __repr__(self) -> str:
         m = self.manifest
         return (
@@ -458,3 +470,51 @@ def save(corpus: Corpus, path: str | Path, validate_: bool = True) -> Path:
     _io.write_json(root / "corpus.json", meta)
     corpus.path = root
     return root
+
+
+def exclude_untracked(corpus: Corpus, strict: bool = False) -> tuple[Corpus, pd.DataFrame]:
+    """Leave out the answers without any tracked frame, and the candidates left with no answer.
+
+    Real tracker output has dead clips: a candidate whose face was never found, an answer with no
+    frame at all. They carry nothing to learn from, so they are left out and reported.
+
+    Parameters
+    ----------
+    corpus : Corpus
+    strict : bool
+        Raise instead of leaving anything out.
+
+    Returns
+    -------
+    (Corpus, pandas.DataFrame)
+        The usable corpus (``corpus`` itself when nothing is left out) and the table of what was left
+        out: ``candidate_id``, ``answer_id`` (empty for a whole candidate), ``reason``.
+
+    Raises
+    ------
+    CorpusError
+        With ``strict``, naming the first answers or candidates without a tracked frame.
+    """
+    columns = ["candidate_id", "answer_id", "reason"]
+    tracked = corpus.frames.loc[corpus.frames["success"].astype(bool), "answer_id"]
+    counts = tracked.value_counts()
+    has_rows = set(corpus.frames["answer_id"].unique())
+    m = corpus.manifest
+    dead = m[~m["answer_id"].isin(counts.index)]
+    if dead.empty:
+        return corpus, pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    reason = np.where(dead["answer_id"].isin(has_rows), "no frame with a tracked face (success false on every frame)",
+                      "no frame in frames.parquet")
+    rows = pd.DataFrame({"candidate_id": dead["candidate_id"].astype(str).to_numpy(),
+                         "answer_id": dead["answer_id"].astype(str).to_numpy(), "reason": reason})
+    keep = m[m["answer_id"].isin(counts.index)]
+    lost = sorted(set(m["candidate_id"].astype(str)) - set(keep["candidate_id"].astype(str)))
+    if strict:
+        what = (f"candidate(s) {', '.join(lost[:5])} have no tracked frame in any answer" if lost else
+                f"answer(s) {', '.join(rows['answer_id'].head(5))} have no tracked frame")
+        raise CorpusError(f"frames.parquet: {what}; without --strict they are left out and listed in excluded.csv")
+    whole = pd.DataFrame({"candidate_id": lost, "answer_id": [""] * len(lost),
+                          "reason": ["no tracked frame in any answer"] * len(lost)})
+    partial = rows[~rows["candidate_id"].isin(lost)]
+    table = pd.concat([whole, partial], ignore_index=True)[columns].astype("string")
+    return corpus.subset(answer_ids=keep["answer_id"]), table

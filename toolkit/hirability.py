@@ -36,8 +36,8 @@ from . import stats
 
 __all__ = [
     "MODELS", "POSTER_AUC", "HirabilityResult", "candidate_features", "make_model", "outer_folds",
-    "cross_validated_scores", "hirability_auc", "permutation_tests", "poster_table", "analyze",
-    "load_results", "plot_redraw_null",
+    "cross_validated_scores", "hirability_auc", "permutation_tests", "poster_table",
+    "plot_redraw_null",
 ]
 
 #: The four classifiers of the poster, in its order.
@@ -275,6 +275,48 @@ class HirabilityResult:
     scores: pd.DataFrame
     redraws: pd.DataFrame
     params: dict = field(default_factory=dict)
+    _key: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the scores (the stage key when loaded from the stage cache)."""
+        if self._key is None:
+            from .cache import fingerprint
+
+            self._key = fingerprint([self.table, self.scores, self.redraws])
+        return self._key
+
+    def save(self, folder) -> Path:
+        """Write the result into ``folder``: ``hirability_auc.csv``, ``hirability_redraws.csv``,
+        ``hirability_scores.parquet`` and ``hirability_params.json``."""
+        from . import _io
+
+        folder = Path(folder)
+        _io.write_parquet(folder / "hirability_scores.parquet", self.scores)
+        _io.write_csv(folder / "hirability_redraws.csv", self.redraws)
+        _io.write_csv(folder / "hirability_auc.csv", self.table)
+        _io.write_json(folder / "hirability_params.json", self.params)
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "HirabilityResult":
+        """Read a result written by :meth:`save`."""
+        import json
+
+        folder = Path(folder)
+        for name in ("hirability_scores.parquet", "hirability_redraws.csv", "hirability_auc.csv",
+                     "hirability_params.json"):
+            if not (folder / name).exists():
+                raise FileNotFoundError(f"{folder / name} is missing: not a saved hirability result")
+        scores = pd.read_parquet(folder / "hirability_scores.parquet")
+        for col in ("candidate_id", "position_id", "model", "kind"):
+            scores[col] = scores[col].astype(str)
+        out = cls(table=pd.read_csv(folder / "hirability_auc.csv"), scores=scores,
+                  redraws=pd.read_csv(folder / "hirability_redraws.csv"),
+                  params=json.loads((folder / "hirability_params.json").read_text()))
+        key = folder / ".stage-key"
+        out._key = key.read_text().strip() if key.exists() else None
+        return out
 
     def paired(self, model: str, draw: int = 0) -> pd.DataFrame:
         """Attention and random (``draw``) scores of ``model`` side by side, one row per candidate."""
@@ -449,88 +491,6 @@ def permutation_tests(result: HirabilityResult, n_permutations: int = 10_000, se
         out.loc[idx, "p_holm"] = stats.holm(out.loc[idx, "p_value"].to_numpy())
     out["alternative"] = alternative
     return out
-
-
-# --------------------------------------------------------------------------- the stage (cached)
-
-def analyze(attention: pd.DataFrame, corpus, folder: str | Path, models=MODELS, question: int | None = 1,
-            n_redraws: int = 19, n_splits: int = 5, n_boot: int = 1000, n_permutations: int = 10_000,
-            seed: int = 0, tune: bool = True, n_jobs: int = 1, progress: bool = False) -> tuple[HirabilityResult, pd.DataFrame]:
-    """The hirability stage of a run: slices, features, out-of-fold AUCs, tests; cached in ``folder``.
-
-    The random slices are drawn once with ``n_random = n_redraws`` per answer (the first four
-    are the run's usual random slices for the same seed); draw ``r`` is each candidate's
-    ``r``-th random slice.
-
-    Parameters
-    ----------
-    attention : pandas.DataFrame
-        ``answer_id``, ``time_s``, ``weight`` (e.g. ``run.attention``).
-    corpus : toolkit.corpus.Corpus
-    folder : str or pathlib.Path
-        Where the stage writes ``hirability_auc.csv``, ``permutation_tests.csv``,
-        ``hirability_redraws.csv`` and ``hirability_scores.parquet`` (a run's ``results/``).
-    models, n_splits, n_boot, seed, tune :
-        As in :func:`hirability_auc`.
-    question : int or None
-        The question whose answers are sliced (the poster: 1).
-    n_redraws : int
-        Random draws (draw 0 included). The redraw p-value is at least ``1 / (n_redraws + 1)``:
-        19 draws are the fewest that can give p <= 0.05, and a Holm correction over four models
-        needs 79 for its smallest p-value to reach 0.05 / 4.
-    n_jobs : int
-        Processes for the cross-validations.
-    n_permutations : int
-        Permutations of the paired test.
-
-    Returns
-    -------
-    (HirabilityResult, pandas.DataFrame)
-        The AUCs and the tests table.
-    """
-    from . import _io, cache, slices
-
-    folder = Path(folder)
-    params = {"models": list(models), "question": question, "n_redraws": n_redraws, "n_splits": n_splits,
-              "n_boot": n_boot, "n_permutations": n_permutations, "seed": seed, "tune": tune}
-    key = cache.fingerprint({"attention": attention, "corpus": cache.corpus_fingerprint(corpus), "params": params,
-                             "code": cache.code_version("hirability", "stats", "slices")})
-    if cache.is_fresh(folder / ".hirability", key):
-        return load_results(folder)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # answers without slices are reported by the slices stage
-        sl = slices.extract(attention, corpus, question=question, n_random=n_redraws, seed=seed)
-        feats = slices.features(corpus, sl)
-    result = hirability_auc(feats, corpus.candidates, models=models, n_draws=n_redraws, n_splits=n_splits,
-                            n_boot=n_boot, seed=seed, tune=tune, n_jobs=n_jobs, progress=progress)
-    result.params.update(params)
-    tests = permutation_tests(result, n_permutations=n_permutations, seed=seed)
-    _io.write_parquet(folder / "hirability_scores.parquet", result.scores)
-    _io.write_csv(folder / "hirability_redraws.csv", result.redraws)
-    _io.write_csv(folder / "hirability_auc.csv", result.table)
-    _io.write_csv(folder / "permutation_tests.csv", tests)
-    _io.write_json(folder / "hirability_params.json", result.params)
-    cache.mark(folder / ".hirability", key)
-    return result, tests
-
-
-def load_results(folder: str | Path) -> tuple[HirabilityResult, pd.DataFrame]:
-    """Read what :func:`analyze` wrote in ``folder``."""
-    import json
-
-    folder = Path(folder)
-    for name in ("hirability_scores.parquet", "hirability_redraws.csv", "hirability_auc.csv",
-                 "permutation_tests.csv", "hirability_params.json"):
-        if not (folder / name).exists():
-            raise FileNotFoundError(f"{folder / name} is missing; run toolkit.hirability.analyze first")
-    scores = pd.read_parquet(folder / "hirability_scores.parquet")
-    for col in ("candidate_id", "position_id", "model", "kind"):
-        scores[col] = scores[col].astype(str)
-    result = HirabilityResult(
-        table=pd.read_csv(folder / "hirability_auc.csv"), scores=scores,
-        redraws=pd.read_csv(folder / "hirability_redraws.csv"),
-        params=json.loads((folder / "hirability_params.json").read_text()))
-    return result, pd.read_csv(folder / "permutation_tests.csv")
 
 
 # --------------------------------------------------------------------------- figure

@@ -38,12 +38,11 @@ Typical use::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,7 @@ from . import _io, cache
 
 __all__ = [
     "HireNetConfig", "TrainConfig", "HireNet", "Run", "Standardiser",
-    "train", "load_run", "load_model", "attention_weights", "cli",
+    "train", "load_run", "load_model", "attention_weights",
 ]
 
 _METRICS = ("auc", "f1_invited", "f1_not_invited", "f1_macro")
@@ -712,8 +711,8 @@ class Run:
         ``fold, epoch, train_loss, val_loss, val_auc, seconds, best``.
     metrics : DataFrame
         ``model, metric, value, ci_low, ci_high`` (``results/training.csv``).
-    from_cache : bool
-        True when loaded from a fresh run folder instead of trained.
+    excluded : DataFrame
+        ``candidate_id, answer_id, reason``: what was left out (``excluded.csv``).
     """
 
     path: Path
@@ -722,31 +721,59 @@ class Run:
     attention: pd.DataFrame
     history: pd.DataFrame
     metrics: pd.DataFrame
-    from_cache: bool = False
+    excluded: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(
+        columns=["candidate_id", "answer_id", "reason"]))
+    _key: str | None = dataclasses.field(default=None, repr=False, compare=False)
 
+    #: The files of a run folder (checkpoints aside).
+    FILES = ("config.json", "predictions.parquet", "attention.parquet", "history.csv", "results/training.csv",
+             "excluded.csv")
 
-def _cache_key(corpus, config: TrainConfig, model_config: HireNetConfig) -> str:
-    train = config.to_dict()
-    train.pop("num_threads")
-    return cache.fingerprint({"corpus": cache.corpus_fingerprint(corpus), "train": train,
-                              "model": model_config.to_dict(), "code": cache.code_version("hirenet")})
+    @property
+    def fingerprint(self) -> str:
+        """The key of the training that made this run (a hash of its outputs when unknown)."""
+        if self._key is None:
+            self._key = cache.fingerprint([self.predictions, self.attention])
+        return self._key
+
+    def save(self, folder) -> Path:
+        """Copy the run folder's files and checkpoints into ``folder`` (nothing to do when it is there)."""
+        import shutil
+
+        folder = Path(folder)
+        if folder.resolve() == Path(self.path).resolve():
+            return folder
+        for name in self.FILES + tuple(str(p.relative_to(self.path)) for p in
+                                       sorted((Path(self.path) / "checkpoints").glob("fold*"))):
+            source = Path(self.path) / name
+            if source.exists():
+                with _io.atomic_path(folder / name) as tmp:
+                    shutil.copyfile(source, tmp)
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "Run":
+        """Read a run folder (:func:`load_run`)."""
+        return load_run(folder)
 
 
 def train(corpus, run_dir, config: TrainConfig | None = None, model_config: HireNetConfig | None = None,
-          progress: bool = True) -> Run:
+          progress: bool = True, excluded: pd.DataFrame | None = None) -> Run:
     """Train HireNet with cross-validation grouped by position; write the run folder.
 
     Parameters
     ----------
     corpus : toolkit.corpus.Corpus
     run_dir : str or Path
-        Output folder (created). When it holds a fresh run for the same corpus, configurations and
-        code, that run is loaded instead of retrained (``Run.from_cache``).
+        Output folder (created). This function always trains; the cached stage
+        :func:`toolkit.stages.train` is what loads a run trained before.
     config : TrainConfig, optional
     model_config : HireNetConfig, optional
         ``n_questions`` and ``features`` default to the corpus's.
     progress : bool
         A progress bar per fold and epoch (validation AUC shown).
+    excluded : DataFrame, optional
+        What was left out of ``corpus`` before training (written as ``excluded.csv``).
 
     Returns
     -------
@@ -780,11 +807,6 @@ def train(corpus, run_dir, config: TrainConfig | None = None, model_config: Hire
     if model_config.n_questions:
         n_questions = max(n_questions, model_config.n_questions)
     model_config = dataclasses.replace(model_config, features=tuple(features), n_questions=n_questions)
-    key = _cache_key(corpus, config, model_config)
-    if cache.is_fresh(run_dir, key):
-        return dataclasses.replace(load_run(run_dir), from_cache=True)
-    cache.invalidate(run_dir)
-
     data = _prepare(corpus, model_config.features, model_config.pool, model_config.n_questions)
     _check(corpus, data, config)
     device = _resolve_device(config.device)
@@ -845,7 +867,6 @@ def train(corpus, run_dir, config: TrainConfig | None = None, model_config: Hire
     run_config = {
         "train": config.to_dict(), "model": model_config.to_dict(), "device": str(device),
         "corpus_fingerprint": cache.corpus_fingerprint(corpus),
-        "corpus_path": str(Path(corpus.path).resolve()) if corpus.path else None,
         "n_candidates": int(len(data.labels)), "n_answers": int(len(data.answer_ids)),
         "training_seconds": round(seconds, 2), "toolkit_version": __version__,
         "torch_version": torch.__version__,
@@ -854,9 +875,11 @@ def train(corpus, run_dir, config: TrainConfig | None = None, model_config: Hire
     _io.write_parquet(run_dir / "attention.parquet", attention_table)
     _io.write_csv(run_dir / "history.csv", history_table)
     _io.write_csv(run_dir / "results" / "training.csv", metrics)
+    if excluded is None:
+        excluded = pd.DataFrame({c: pd.Series(dtype="string") for c in ("candidate_id", "answer_id", "reason")})
+    _io.write_csv(run_dir / "excluded.csv", excluded)
     _io.write_json(run_dir / "config.json", run_config)
-    cache.mark(run_dir, key)
-    return Run(run_dir, run_config, predictions, attention_table, history_table, metrics, False)
+    return Run(run_dir, run_config, predictions, attention_table, history_table, metrics, excluded)
 
 
 def load_run(run_dir) -> Run:
@@ -872,7 +895,11 @@ def load_run(run_dir) -> Run:
     missing = [n for n in needed if not (run_dir / n).exists()]
     if missing:
         raise FileNotFoundError(f"{run_dir}: not a complete run folder (missing {', '.join(missing)}); "
-                                f"train it with tk.hirenet.train or 'python -m toolkit train'")
+                                f"train it with tk.stages.train or 'python -m toolkit train'")
+    excluded_path = run_dir / "excluded.csv"
+    excluded = (pd.read_csv(excluded_path, dtype="string", keep_default_na=False) if excluded_path.exists() else
+                pd.DataFrame({c: pd.Series(dtype="string") for c in ("candidate_id", "answer_id", "reason")}))
+    key = run_dir / ".stage-key"
     return Run(
         path=run_dir,
         config=json.loads((run_dir / "config.json").read_text()),
@@ -880,6 +907,8 @@ def load_run(run_dir) -> Run:
         attention=pd.read_parquet(run_dir / "attention.parquet"),
         history=pd.read_csv(run_dir / "history.csv"),
         metrics=pd.read_csv(run_dir / "results" / "training.csv"),
+        excluded=excluded,
+        _key=key.read_text().strip() if key.exists() else None,
     )
 
 
@@ -955,35 +984,6 @@ def attention_weights(model: HireNet, corpus, answer_ids, standardiser: Standard
         "time_s": np.concatenate([p[1] for p in parts]) if parts else np.zeros(0),
         "weight": np.concatenate([p[2] for p in parts]) if parts else np.zeros(0),
     })
-
-
-# --------------------------------------------------------------------------- command line
-
-def cli(argv: list[str] | None = None) -> int:
-    """``python -m toolkit train CORPUS RUN [--folds 5] [--epochs N] [--seed S] [--device D] [--untrained]``."""
-    from . import corpus as corpus_module
-
-    parser = argparse.ArgumentParser(prog="python -m toolkit train",
-                                     description="Train HireNet with cross-validation grouped by position; "
-                                                 "write predictions, out-of-fold attention and metrics.")
-    parser.add_argument("corpus", help="corpus folder")
-    parser.add_argument("run", help="run folder (created; reused when fresh)")
-    defaults = TrainConfig()
-    parser.add_argument("--folds", type=int, default=defaults.folds)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when present)")
-    parser.add_argument("--untrained", action="store_true", help="keep the initial weights (control)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    args = parser.parse_args(argv)
-    corpus = corpus_module.load(args.corpus)
-    config = TrainConfig(folds=args.folds, epochs=args.epochs, seed=args.seed, device=args.device,
-                         untrained=args.untrained, num_threads=args.threads)
-    run = train(corpus, args.run, config, progress=True)
-    table = run.metrics[run.metrics["metric"].isin(["auc", "f1_macro"])]
-    print(f"{'loaded' if run.from_cache else 'trained'} {run.path}")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    return 0
 
 
 # --------------------------------------------------------------------------- figures

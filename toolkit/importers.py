@@ -15,9 +15,7 @@ one is documented on each reader and the number of frames of the other faces is 
 """
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import os
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from .corpus import CorpusError
 from .vocabulary import AUS, OPENFACE, PYFEAT
 
 __all__ = [
-    "TrackerFileError", "read_openface", "read_pyfeat", "resample", "import_corpus", "cli", "READERS",
+    "TrackerFileError", "read_openface", "read_pyfeat", "resample", "import_corpus", "READERS",
 ]
 
 #: Extra OpenFace columns kept (as float) beside the action units, when present.
@@ -620,33 +618,3 @@ def import_corpus(folder: str | os.PathLike, manifest, out: str | os.PathLike, f
     (out / "corpus.json").unlink(missing_ok=True)
     _io.write_csv(out / "failures.csv", pd.DataFrame(failures, columns=["answer_id", "file", "reason"]))
     return _corpus.save(corpus, out, validate_=False)
-
-
-# --------------------------------------------------------------------------- command line
-
-def cli(argv: list[str] | None = None) -> int:
-    """``python -m toolkit import --format openface|pyfeat FOLDER MANIFEST OUT [options]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m toolkit import",
-        description="Import OpenFace or py-feat CSV files (one per answer) and a manifest as a corpus folder.")
-    parser.add_argument("--format", required=True, choices=sorted(READERS), help="which tracker wrote the files")
-    parser.add_argument("folder", type=Path, help="folder holding the CSV files")
-    parser.add_argument("manifest", type=Path,
-                        help="CSV with answer_id, candidate_id, position_id, question, label "
-                             "and optionally file (default <answer_id>.csv)")
-    parser.add_argument("out", type=Path, help="corpus folder to write")
-    parser.add_argument("--rate", type=float, default=None, help="resample to this many frames per second")
-    parser.add_argument("--fps", type=float, default=None,
-                        help="the videos' frames per second (py-feat writes frame numbers only)")
-    parser.add_argument("--keep-going", action="store_true",
-                        help="record failing files in OUT/failures.csv and import the others")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    path = import_corpus(args.folder, args.manifest, args.out, format=args.format, rate=args.rate, fps=args.fps,
-                         keep_going=args.keep_going, progress=not args.quiet)
-    meta = json.loads((path / "corpus.json").read_text())
-    print(f"imported {meta['answers']} answers into {path}; face found on "
-          f"{meta['face_found_rate_overall']:.1%} of frames")
-    if meta["failed"]:
-        print(f"{meta['failed']} file(s) failed; see {path / 'failures.csv'}")
-    return 0

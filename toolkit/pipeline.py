@@ -1,19 +1,21 @@
-"""The whole pipeline on one corpus: ``python -m toolkit run CORPUS RUN``.
+"""The whole pipeline on one corpus, written as a run folder: ``python -m toolkit run CORPUS RUN``.
 
-Stages, each cached in the run folder (a rerun with the same corpus, parameters and code loads
-instead of recomputing):
+:func:`run` calls the stages of :mod:`toolkit.stages` in order, with their defaults, and writes
+what they return into the run folder (DESIGN section 3). Every stage is cached, so the chapters
+of the book, which call the same stages with the same defaults, show the same numbers, and a
+second run with the same corpus and options loads instead of recomputing.
 
-1. :func:`toolkit.hirenet.train`: grouped cross-validation, out-of-fold predictions and attention;
-2. :func:`toolkit.slices.extract`: attention slices and random slices -> ``slices.parquet``;
-3. :func:`toolkit.analysis.attention_vs_random`, :func:`~toolkit.analysis.importances`,
-   :func:`~toolkit.analysis.recovery` (simulated corpora) -> ``results/*.csv``;
-4. :func:`toolkit.hirability.analyze`: hirability AUC and the paired tests -> ``results/*.csv``;
-5. optionally :func:`toolkit.controls.run_controls`: the null references -> ``results/controls*.csv``.
+1. :func:`~toolkit.stages.train`: grouped cross-validation, out-of-fold predictions and attention
+   (candidates without a tracked frame go to ``excluded.csv``);
+2. :func:`~toolkit.stages.slices`, :func:`~toolkit.stages.slice_features`: ``slices.parquet``;
+3. :func:`~toolkit.stages.attention_vs_random`, :func:`~toolkit.stages.importances`,
+   :func:`~toolkit.stages.recovery` (simulated corpora): ``results/*.csv``;
+4. :func:`~toolkit.stages.hirability`, :func:`~toolkit.stages.tests`: ``results/*.csv``;
+5. with ``null > 0``, :func:`~toolkit.stages.controls`: ``results/controls*.csv``.
 """
 from __future__ import annotations
 
-import argparse
-import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import _io
+
+__all__ = ["PipelineResult", "run", "results"]
 
 
 @dataclass
@@ -37,10 +41,39 @@ class PipelineResult:
         return f"PipelineResult({self.path}, tables={sorted(self.tables)})"
 
 
-def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1, n_random: int = 4,
-        seed: int = 0, n_repeats: int = 5, n_redraws: int = 19, n_null: int = 0,
-        progress: bool = True) -> PipelineResult:
-    """Train HireNet, extract slices and run every analysis; write the run folder.
+def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: int = 0, folds: int = 5,
+            repeats: int = 5, redraws: int = 19, progress: bool = False) -> dict[str, pd.DataFrame]:
+    """The result tables of a trained run (``results/*.csv`` of the run folder), from the cached stages.
+
+    Returns
+    -------
+    dict
+        ``attention_vs_random`` (means with intervals), ``importances``, ``recovery`` (simulated
+        corpora only), ``hirability_auc``, ``permutation_tests``.
+    """
+    from . import analysis, stages
+
+    sliced = stages.slices(corpus, trained, question=question, n_random=n_random, seed=seed)
+    features = stages.slice_features(corpus, sliced)
+    tables = {
+        "attention_vs_random": analysis.summarize(
+            stages.attention_vs_random(features, folds=folds, repeats=repeats, seed=seed, progress=progress),
+            n_splits=folds),
+        "importances": stages.importances(features, folds=folds, seed=seed, progress=progress).table,
+    }
+    if corpus.episodes is not None:
+        tables["recovery"] = stages.recovery(corpus, sliced, seed=seed)
+    hir = stages.hirability(corpus, trained, question=question, folds=folds, redraws=redraws, seed=seed,
+                            progress=progress)
+    tables["hirability_auc"] = hir.table
+    tables["permutation_tests"] = stages.tests(hir, seed=seed)
+    return tables
+
+
+def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device: str = "auto", threads: int = 1,
+        question: int | None = 1, n_random: int = 4, repeats: int = 5, redraws: int = 19, null: int = 0,
+        strict: bool = False, progress: bool = True) -> PipelineResult:
+    """Train HireNet, extract slices, run every analysis and write the run folder.
 
     Parameters
     ----------
@@ -48,20 +81,21 @@ def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1
         The corpus, or its folder.
     run_dir : str or Path
         The run folder (created if needed).
-    train_config, model_config :
-        Passed to :func:`toolkit.hirenet.train` (None: the defaults).
-    question : int
+    folds, seed, epochs, device, threads :
+        Training (:func:`toolkit.stages.train`); ``folds`` and ``seed`` also for the analyses.
+    question : int or None
         The question whose answers are sliced (the poster uses the first).
     n_random : int
         Random slices per answer.
-    seed : int
-        Seed of the slices and of the analyses.
-    n_repeats : int
+    repeats : int
         Repeats of the attention-vs-random cross-validation.
-    n_redraws : int
-        Random-slice redraws of the hirability analysis.
-    n_null : int
+    redraws : int
+        Random-slice draws of the hirability analysis.
+    null : int
         Replicates of each null reference (0: no null controls).
+    strict : bool
+        Refuse a corpus with candidates or answers without any tracked frame (default: leave them
+        out, list them in ``excluded.csv``, warn once).
     progress : bool
         Show progress bars.
 
@@ -69,102 +103,44 @@ def run(corpus, run_dir, train_config=None, model_config=None, question: int = 1
     -------
     PipelineResult
     """
-    from . import analysis, cache, corpus as corpus_mod, hirability, hirenet, slices as slices_mod
+    from . import controls, corpus as corpus_mod, stages
 
     if not isinstance(corpus, corpus_mod.Corpus):
         corpus = corpus_mod.load(corpus)
     run_dir = Path(run_dir)
-    results = run_dir / "results"
+    results_dir = run_dir / "results"
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    trained = hirenet.train(corpus, run_dir, config=train_config, model_config=model_config, progress=progress)
+    trained = stages.train(corpus, folds=folds, seed=seed, epochs=epochs, device=device, threads=threads,
+                           strict=strict, progress=progress)
+    trained.save(run_dir)
     seconds["train"] = time.perf_counter() - t
+    if len(trained.excluded):
+        corpus, _ = corpus_mod.exclude_untracked(corpus)
 
     t = time.perf_counter()
-    slice_key = {"attention": trained.attention, "corpus": cache.corpus_fingerprint(corpus), "question": question,
-                 "n_random": n_random, "seed": seed}
-    sliceset = analysis.cached(run_dir, "slices", slice_key, lambda: slices_mod.extract(
-        trained.attention, corpus, question=question, n_random=n_random, seed=seed))
-    _io.write_parquet(run_dir / "slices.parquet", sliceset.table)
-    _io.write_csv(run_dir / "slices_skipped.csv", sliceset.skipped)
-    features = analysis.cached(run_dir, "features", slice_key, lambda: slices_mod.features(corpus, sliceset))
-    seconds["slices"] = time.perf_counter() - t
+    sliced = stages.slices(corpus, trained, question=question, n_random=n_random, seed=seed)
+    _io.write_parquet(run_dir / "slices.parquet", sliced.table)
+    _io.write_csv(run_dir / "slices_skipped.csv", sliced.skipped)
+    tables = results(corpus, trained, question=question, n_random=n_random, seed=seed, folds=folds, repeats=repeats,
+                     redraws=redraws, progress=progress)
+    seconds["analyses"] = time.perf_counter() - t
 
-    tables: dict[str, pd.DataFrame] = {}
-    t = time.perf_counter()
-    key = {**slice_key, "n_repeats": n_repeats}
-    tables["attention_vs_random"] = analysis.cached(
-        run_dir, "attention_vs_random", key,
-        lambda: analysis.attention_vs_random(features, seed=seed, n_repeats=n_repeats, progress=progress))
-    tables["importances"] = analysis.cached(
-        run_dir, "importances", slice_key, lambda: analysis.importances(features, seed=seed, progress=progress))
-    if corpus.episodes is not None:
-        tables["recovery"] = analysis.cached(
-            run_dir, "recovery", slice_key, lambda: analysis.recovery(sliceset, corpus.episodes, corpus, seed=seed))
-    for name, table in tables.items():
-        _io.write_csv(results / f"{name}.csv", table)
-    seconds["analyze"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    hir, tests = hirability.analyze(trained.attention, corpus, results, question=question,
-                                    n_splits=int(trained.config["train"]["folds"]), n_redraws=n_redraws,
-                                    seed=seed, progress=progress)
-    tables["hirability_auc"] = hir.table
-    tables["permutation_tests"] = tests
-    seconds["hirability"] = time.perf_counter() - t
-
-    if n_null > 0:
-        from . import controls
-
+    if null > 0:
         t = time.perf_counter()
         references = [r for r in controls.REFERENCES if r != "twin" or corpus.meta.get("source") == "simulated"]
-        null = controls.run_controls(corpus, run_dir, n_replicates=n_null, references=references, seed=seed,
-                                     attention=trained.attention, train_config=train_config,
-                                     model_config=model_config, question=question, n_random=n_random,
-                                     progress=progress)
-        tables["controls"] = controls.compare(null)
-        _io.write_csv(results / "controls_replicates.csv", null)
-        _io.write_csv(results / "controls.csv", tables["controls"])
+        replicates = stages.controls(corpus, trained, replicates=null, references=tuple(references), seed=seed,
+                                     question=question, n_random=n_random, folds=folds, progress=progress)
+        tables["controls_replicates"] = replicates
+        tables["controls"] = controls.compare(replicates)
         seconds["controls"] = time.perf_counter() - t
 
-    _io.write_json(run_dir / "pipeline.json", {"question": question, "n_random": n_random, "seed": seed,
-                                               "n_repeats": n_repeats, "n_redraws": n_redraws, "n_null": n_null,
-                                               "seconds": {k: round(v, 1) for k, v in seconds.items()}})
-    return PipelineResult(run_dir, trained, sliceset, tables, seconds)
-
-
-def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m toolkit run",
-        description="The whole pipeline: train HireNet, extract attention and random slices, run every "
-                    "analysis (and, with --null, the null references). Each stage is cached in RUN.")
-    parser.add_argument("corpus", type=Path, help="corpus folder")
-    parser.add_argument("run", type=Path, help="run folder (created)")
-    parser.add_argument("--question", type=int, default=1, help="question whose answers are sliced (default 1)")
-    parser.add_argument("--n-random", type=int, default=4, help="random slices per answer (default 4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of training, slices and analyses (default 0)")
-    parser.add_argument("--folds", type=int, default=None, help="cross-validation folds of HireNet")
-    parser.add_argument("--epochs", type=int, default=None, help="maximum training epochs of HireNet")
-    parser.add_argument("--device", default=None, help="cpu, cuda or auto (default auto)")
-    parser.add_argument("--n-repeats", type=int, default=5,
-                        help="repeats of the attention-vs-random cross-validation (default 5)")
-    parser.add_argument("--n-redraws", type=int, default=19,
-                        help="random-slice redraws of the hirability analysis (default 19)")
-    parser.add_argument("--null", type=int, default=0, metavar="N",
-                        help="replicates of each null reference: label-permuted, untrained, salience and "
-                             "(simulated corpora only) the effect-free twin")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    from . import hirenet
-
-    overrides = {k: v for k, v in (("folds", args.folds), ("epochs", args.epochs), ("device", args.device))
-                 if v is not None}
-    train_config = hirenet.TrainConfig(seed=args.seed, **overrides)
-    result = run(args.corpus, args.run, train_config=train_config, question=args.question,
-                 n_random=args.n_random, seed=args.seed, n_repeats=args.n_repeats, n_redraws=args.n_redraws,
-                 n_null=args.null, progress=not args.quiet)
-    timing = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
-    print(f"run written to {result.path} ({timing}); summary: python -m toolkit report {result.path}")
-    print(json.dumps({k: len(v) for k, v in result.tables.items()}))
-    return 0
+    for name, table in tables.items():
+        _io.write_csv(results_dir / f"{name}.csv", table)
+    corpus_path = os.path.relpath(Path(corpus.path).resolve(), run_dir.resolve()) if corpus.path else None
+    _io.write_json(run_dir / "run.json", {
+        "corpus": corpus_path, "folds": folds, "seed": seed, "epochs": epochs, "question": question,
+        "n_random": n_random, "repeats": repeats, "redraws": redraws, "null": null,
+        "seconds": {k: round(v, 1) for k, v in seconds.items()}})
+    return PipelineResult(run_dir, trained, sliced, tables, seconds)

@@ -6,7 +6,6 @@ self-contained file: figures are embedded) or ``RUN/report.md`` (figures beside 
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import io
@@ -145,14 +144,3 @@ def _has_tabulate() -> bool:
     except ImportError:
         return False
     return True
-
-
-def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m toolkit report",
-                                     description="Write an HTML or Markdown summary of one run folder.")
-    parser.add_argument("run", help="the run folder")
-    parser.add_argument("--format", choices=["html", "md"], default="html")
-    args = parser.parse_args(argv)
-    path = write(args.run, args.format)
-    print(f"report written to {path}")
-    return 0

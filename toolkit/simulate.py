@@ -35,7 +35,6 @@ Typical use::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -54,7 +53,7 @@ from .vocabulary import AUS
 
 __all__ = [
     "SimulationConfig", "PRESETS", "KINDS", "LINKED_KINDS", "PROFILES", "SIGNATURES",
-    "simulate", "write", "plan", "effect_zero_twin", "make_config", "moment_rates", "cli",
+    "simulate", "write", "plan", "effect_zero_twin", "make_config", "moment_rates",
 ]
 
 #: Kinds of planted moments, in the order of ``episodes.csv``.
@@ -834,40 +833,3 @@ def moment_rates(corpus) -> pd.DataFrame:
     table["rate_per_min"] = table["count"] / table["minutes"]
     table = corpus.candidates.merge(table, on="candidate_id")
     return table
-
-
-# --------------------------------------------------------------------------- command line
-
-def cli(argv: list[str] | None = None) -> int:
-    """``python -m toolkit simulate OUT [options]``: write a simulated corpus folder."""
-    parser = argparse.ArgumentParser(
-        prog="python -m toolkit simulate",
-        description="Simulate an interview corpus with planted key moments (ground truth in episodes.csv).")
-    parser.add_argument("out", help="corpus folder to write (replaced if it holds a corpus)")
-    parser.add_argument("--preset", default="book", metavar="NAME",
-                        help=f"one of {', '.join(PRESETS)} (default: book)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
-    parser.add_argument("--effect", type=float, metavar="X",
-                        help="link between quality and linked moments (>= 0; 0: null)")
-    parser.add_argument("--profile", dest="moment_profile", metavar="NAME",
-                        help=f"moment positions: {', '.join(PROFILES)}")
-    parser.add_argument("--bias", type=float, metavar="X",
-                        help="recruiter bias on the attribute's second value")
-    parser.add_argument("--positions", dest="n_positions", type=int, metavar="N", help="number of positions")
-    parser.add_argument("--questions", dest="n_questions", type=int, metavar="N",
-                        help="questions per interview")
-    parser.add_argument("--frame-rate", dest="frame_rate", type=float, metavar="HZ",
-                        help="analysed frames per second")
-    parser.add_argument("--attribute", metavar="NAME",
-                        help="name of the sensitive attribute column, or 'none'")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items()
-                 if k not in ("out", "preset", "seed", "quiet") and v is not None}
-    if isinstance(overrides.get("attribute"), str) and overrides["attribute"].lower() == "none":
-        overrides["attribute"] = None
-    out = write(args.out, preset=args.preset, seed=args.seed, progress=not args.quiet, **overrides)
-    manifest = pd.read_csv(out / "manifest.csv")
-    print(f"wrote {out}: {manifest['position_id'].nunique()} positions, "
-          f"{manifest['candidate_id'].nunique()} candidates, {len(manifest)} answers")
-    return 0

@@ -28,7 +28,6 @@ slice mean minus the answer mean (``AUxx_delta``), the slice standard deviation
 """
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 import zlib
@@ -43,7 +42,7 @@ from . import _io
 
 __all__ = [
     "SLICE_COLUMNS", "SliceSet", "smooth", "find_slice", "attention_slice", "extract",
-    "features", "feature_columns", "cli",
+    "features", "feature_columns",
 ]
 
 #: The columns of a slices table, in order (``slices.parquet``); extras follow them.
@@ -55,10 +54,26 @@ _REL_TOL = 1e-6  # a peak must exceed the uniform level by this relative margin
 # --------------------------------------------------------------------------- the slice rule
 
 def smooth(time_s, weight, smooth_s: float = 0.5) -> np.ndarray:
-    """Moving average of ``weight`` over a window of ``smooth_s`` seconds centred on each frame.
+    """Moving average of ``weight`` over a window of ``smooth_s`` seconds, edge-corrected.
 
     The window is in time, not in frames, so irregular or missing frames are handled:
-    each frame gets the mean of the weights whose time lies within ``smooth_s / 2`` of it.
+    a frame gets the mean of the weights whose time lies within ``smooth_s / 2`` of it.
+
+    Near the answer's first and last frames that centred window would stick out of the
+    answer and hold fewer frames; the mean of fewer frames varies more, so pure noise would
+    peak there more often than in the interior. Instead, each such frame takes the value of
+    the nearest frame whose window fits inside the answer: the window is shifted inwards, as
+    ``scipy.signal.savgol_filter(..., polyorder=0, mode="interp")`` does on a regular grid.
+    Every smoothed value is then a mean over a full-width window, and frames in the first
+    (last) half-window share the value of the first (last) full window. A window fits when
+    it reaches less than one frame interval (``time_s[1] - time_s[0]`` at the start, the last
+    interval at the end) beyond the answer's first or last frame, so on a regular grid it
+    holds as many frames as in the interior. Interior values are those of the plain centred
+    moving average. An answer too short for any full window gets the mean of all its weights
+    at every frame.
+
+    (Reflected padding, numpy's ``pad`` modes ``"reflect"`` and ``"symmetric"``, does not
+    remove the bias: counting some frames twice makes the edge means vary even more.)
 
     Parameters
     ----------
@@ -76,10 +91,21 @@ def smooth(time_s, weight, smooth_s: float = 0.5) -> np.ndarray:
     w = np.asarray(weight, dtype=np.float64)
     if smooth_s <= 0 or len(w) == 0:
         return w.copy()
+    n = len(w)
     half = smooth_s / 2 + 1e-9  # include frames exactly at the window edge despite rounding
     lo = np.searchsorted(t, t - half, side="left")
     hi = np.searchsorted(t, t + half, side="right")
     csum = np.r_[0.0, np.cumsum(w)]
+    if n < 2:
+        return (csum[hi] - csum[lo]) / (hi - lo)
+    # A frame's window sticks out when it reaches one frame interval beyond the first (last)
+    # frame, i.e. when padding mirrored about that frame would add frames to it.
+    first = int(np.searchsorted(t, 2 * t[0] - t[1] + half, side="right"))     # first that fits
+    last = int(np.searchsorted(t, 2 * t[-1] - t[-2] - half, side="left")) - 1  # last that fits
+    if first > last:
+        return np.full(n, csum[-1] / n)
+    nearest = np.clip(np.arange(n), first, last)
+    lo, hi = lo[nearest], hi[nearest]
     return (csum[hi] - csum[lo]) / (hi - lo)
 
 
@@ -243,9 +269,37 @@ class SliceSet:
     table: pd.DataFrame
     skipped: pd.DataFrame
     params: dict = field(default_factory=dict)
+    _key: str | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.table)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the slices (the stage key when loaded from the stage cache)."""
+        if self._key is None:
+            from .cache import fingerprint
+
+            self._key = fingerprint([self.table, self.skipped])
+        return self._key
+
+    def save(self, folder) -> Path:
+        """Write ``slices.parquet``, ``skipped.parquet`` and ``params.json`` into ``folder``."""
+        folder = Path(folder)
+        _io.write_parquet(folder / "slices.parquet", self.table)
+        _io.write_parquet(folder / "skipped.parquet", self.skipped)
+        _io.write_json(folder / "params.json", self.params)
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "SliceSet":
+        """Read a slice set written by :meth:`save`."""
+        folder = Path(folder)
+        out = cls(pd.read_parquet(folder / "slices.parquet"), pd.read_parquet(folder / "skipped.parquet"),
+                  json.loads((folder / "params.json").read_text()))
+        key = folder / ".stage-key"
+        out._key = key.read_text().strip() if key.exists() else None
+        return out
 
     def __repr__(self) -> str:
         counts = self.table["kind"].value_counts().to_dict()
@@ -523,47 +577,3 @@ def _thresholds(X, ok, code, n_ans, columns, threshold, k, mean) -> np.ndarray:
 
 # --------------------------------------------------------------------------- command line
 
-def _run_corpus(run: Path, corpus_path: str | None):
-    from . import corpus as corpus_mod
-
-    if corpus_path is None:
-        config = run / "config.json"
-        if not config.exists():
-            raise FileNotFoundError(f"{config} is missing; give the corpus with --corpus")
-        try:
-            corpus_path = json.loads(config.read_text())["corpus_path"]
-        except (json.JSONDecodeError, KeyError):
-            raise ValueError(f"{config}: no 'corpus_path' key; give the corpus with --corpus") from None
-    return corpus_mod.load(corpus_path)
-
-
-def cli(argv: list[str] | None = None) -> int:
-    """``python -m toolkit slices RUN``: write ``RUN/slices.parquet`` from ``RUN/attention.parquet``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m toolkit slices",
-        description="Attention slices and duration-matched random slices of a run "
-                    "(writes RUN/slices.parquet and RUN/slices_skipped.csv).")
-    parser.add_argument("run", type=Path, help="run folder holding attention.parquet")
-    parser.add_argument("--corpus", default=None, help="corpus folder (default: corpus_path in RUN/config.json)")
-    parser.add_argument("--question", type=int, default=1, help="question whose answers are sliced (default 1)")
-    parser.add_argument("--n-random", type=int, default=4, help="random slices per answer (default 4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random slices (default 0)")
-    parser.add_argument("--no-overlap", action="store_true", help="random slices never overlap the attention slice")
-    parser.add_argument("--attention", default="attention.parquet",
-                        help="attention table inside RUN (default attention.parquet)")
-    args = parser.parse_args(argv)
-    attention_path = args.run / args.attention
-    if not attention_path.exists():
-        raise FileNotFoundError(f"{attention_path} is missing; train first (python -m toolkit train)")
-    corpus = _run_corpus(args.run, args.corpus)
-    attention = pd.read_parquet(attention_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = extract(attention, corpus, question=args.question, n_random=args.n_random, seed=args.seed,
-                         no_overlap=args.no_overlap, progress=True)
-    _io.write_parquet(args.run / "slices.parquet", result.table)
-    _io.write_csv(args.run / "slices_skipped.csv", result.skipped)
-    for w in caught:
-        print(f"warning: {w.message}")
-    print(f"{result!r} -> {args.run / 'slices.parquet'}")
-    return 0

@@ -1,0 +1,325 @@
+"""The stages of the pipeline (DESIGN section 2), one function each, every one cached.
+
+This module is the one wiring of the pipeline: the command line (:mod:`toolkit.cli`), the
+chapters of the book, :func:`toolkit.pipeline.run`, the null controls, the calibration study and
+the benchmarks all call these functions, with these defaults. Each is a
+:func:`toolkit.cache.stage`: its result is keyed by its inputs' fingerprints, every parameter
+(defaults included) and the code it runs, so a second call with the same arguments loads the
+result and a call with one parameter changed recomputes.
+
+::
+
+    corpus = tk.stages.simulate("book", seed=0)
+    run = tk.stages.train(corpus)                     # HireNet, out-of-fold attention
+    sliced = tk.stages.slices(corpus, run)            # attention and random slices
+    features = tk.stages.slice_features(corpus, sliced)
+    tk.stages.attention_vs_random(features)           # can features tell them apart?
+    tk.stages.importances(features)                   # which expressions (SHAP)
+    result = tk.stages.hirability(corpus, run)        # AUC of attention vs random slices
+    tk.stages.tests(result)                           # paired permutation, DeLong, redraws
+
+Each stage's ``compute`` attribute is the same function uncached, for studies that run many
+small replicates in memory.
+"""
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+from .cache import stage
+
+__all__ = [
+    "simulate", "train", "slices", "slice_features", "attention_vs_random", "importances", "recovery",
+    "salience", "hirability", "tests", "source_summary", "controls", "edge_study", "calibration",
+    "attention_of",
+]
+
+
+def attention_of(source) -> pd.DataFrame:
+    """The attention table of a run (its out-of-fold attention) or of an attention-like table."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    attention = getattr(source, "attention", None)
+    if isinstance(attention, pd.DataFrame):
+        return attention
+    raise TypeError(f"expected a run or an attention table (answer_id, time_s, weight), got {type(source).__name__}")
+
+
+# --------------------------------------------------------------------------- corpus
+
+@stage("simulate", uses=("simulate", "corpus"), folder_arg="out")
+def simulate(preset: str = "book", seed: int = 0, progress: bool = False, out=None, **overrides):
+    """A simulated interview corpus with ground truth (DESIGN section 5), cached as a corpus folder.
+
+    Parameters
+    ----------
+    preset : {"tiny", "book", "paper"}
+    seed : int
+    progress : bool
+        A progress bar over candidates.
+    **overrides
+        Fields of :class:`toolkit.simulate.SimulationConfig` (``effect``, ``n_positions``, ...).
+
+    Returns
+    -------
+    toolkit.corpus.Corpus
+    """
+    from . import corpus as corpus_mod, simulate as sim
+
+    sim.write(out, preset=preset, seed=seed, progress=progress, **overrides)
+    return corpus_mod.load(out)
+
+
+# --------------------------------------------------------------------------- training
+
+@stage("train", uses=("hirenet",), ignore=("progress", "threads"), folder_arg="out")
+def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 12, untrained: bool = False, device: str = "auto",
+          threads: int = 1, model=None, options: dict | None = None, strict: bool = False, progress: bool = True,
+          out=None):
+    """HireNet with cross-validation grouped by position: out-of-fold predictions and attention.
+
+    Candidates without any tracked frame (and answers without one) are left out and listed in the
+    run's ``excluded.csv`` with the reason; ``strict`` refuses such a corpus instead.
+
+    Parameters
+    ----------
+    corpus : toolkit.corpus.Corpus
+    folds : int
+        Outer folds, grouped by ``position_id``.
+    seed : int
+        Seed of the folds, initial weights, batch order and dropout.
+    epochs : int
+        Maximum epochs per fold (early stopping on a validation split).
+    untrained : bool
+        Keep the initial weights (the untrained null reference).
+    device : {"auto", "cpu", "cuda"}
+    threads : int
+        Torch CPU threads (0: torch's default); not part of the cache key.
+    model : toolkit.hirenet.HireNetConfig, optional
+        The architecture (default sizes when None).
+    options : dict, optional
+        Other fields of :class:`toolkit.hirenet.TrainConfig` (``lr``, ``patience``, ...).
+    strict : bool
+        Refuse a corpus with candidates or answers without any tracked frame.
+    progress : bool
+
+    Returns
+    -------
+    toolkit.hirenet.Run
+    """
+    from . import corpus as corpus_mod, hirenet
+
+    usable, excluded = corpus_mod.exclude_untracked(corpus, strict=strict)
+    config = hirenet.TrainConfig(folds=folds, seed=seed, epochs=epochs, untrained=untrained, device=device,
+                                 num_threads=threads, **(options or {}))
+    return hirenet.train(usable, out, config=config, model_config=model, progress=progress, excluded=excluded)
+
+
+# --------------------------------------------------------------------------- slices
+
+@stage("slices", uses=("slices",))
+def slices(corpus, attention, question: int | None = 1, n_random: int = 4, seed: int = 0, no_overlap: bool = False,
+           edge_discount_s: float = 0.0):
+    """Attention slices and duration-matched random slices (DESIGN section 6).
+
+    Parameters
+    ----------
+    corpus : toolkit.corpus.Corpus
+    attention : toolkit.hirenet.Run or pandas.DataFrame
+        A run (its out-of-fold attention) or any attention-like table.
+    question : int or None
+        The question whose answers are sliced (the poster: 1; None: every answer).
+    n_random : int
+        Random slices per answer.
+    seed : int
+    no_overlap : bool
+        Random slices may not overlap the attention slice.
+    edge_discount_s : float
+        Peaks within this many seconds of an answer's edge are ignored (0: none).
+
+    Returns
+    -------
+    toolkit.slices.SliceSet
+    """
+    from . import slices as slices_mod
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # answers without a slice are listed in SliceSet.skipped
+        return slices_mod.extract(attention_of(attention), corpus, question=question, n_random=n_random, seed=seed,
+                                  no_overlap=no_overlap, edge_discount_s=edge_discount_s)
+
+
+@stage("slice_features", uses=("slices",))
+def slice_features(corpus, slices, threshold=None, k: float = 2.0):
+    """Facial features of each slice relative to its answer's usual (``*_delta``, ``*_std``, ``*_active``)."""
+    from . import slices as slices_mod
+
+    return slices_mod.features(corpus, slices, threshold=threshold, k=k)
+
+
+@stage("salience", uses=("analysis",))
+def salience(corpus):
+    """The label-free salience score of every answer, an attention-like table (a null reference)."""
+    from . import analysis
+
+    return analysis.salience(corpus)
+
+
+# --------------------------------------------------------------------------- analyses of slices
+
+@stage("attention_vs_random", uses=("analysis",))
+def attention_vs_random(features, folds: int = 5, repeats: int = 5, seed: int = 0, models: str = "poster",
+                        progress: bool = False):
+    """Can facial features alone tell attention slices from random slices?
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`slice_features` of attention and random slices.
+    folds, repeats : int
+        Cross-validation grouped by candidate, repeated.
+    seed : int
+    models : {"poster", "lasso", "lasso_fixed"}
+        The poster's four (coin flip, majority, Lasso, Random Forest), the tuned Lasso alone, or
+        the Lasso with its strength fixed at C = 0.1 (cheap null replicates).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per-fold scores: ``model``, ``repeat``, ``fold``, ``metric``, ``value``
+        (:func:`toolkit.analysis.summarize` gives means with intervals).
+    """
+    from . import analysis
+
+    chosen = None
+    if models in ("lasso", "lasso_fixed"):
+        lasso = analysis.make_models(seed)["Lasso"]
+        # liblinear shuffles with numpy's global state unless given a seed
+        chosen = {"Lasso": lasso.set_params(estimator__model__random_state=seed) if models == "lasso" else
+                  lasso.estimator.set_params(model__C=0.1, model__random_state=seed)}
+    elif models != "poster":
+        raise ValueError(f"models: 'poster', 'lasso' or 'lasso_fixed', got {models!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return analysis.cross_validate(features, seed=seed, n_splits=folds, n_repeats=repeats, models=chosen,
+                                       progress=progress)
+
+
+@stage("importances", uses=("analysis",))
+def importances(features, folds: int = 5, seed: int = 0, max_per_fold: int = 400, n_background: int = 200,
+                n_trees: int = 100, progress: bool = False):
+    """SHAP values of the Lasso and the Random Forest on held-out folds; ``.table`` summarises them.
+
+    Returns
+    -------
+    toolkit.analysis.Explanation
+    """
+    from . import analysis
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return analysis.explain(features, seed=seed, n_splits=folds, max_per_fold=max_per_fold,
+                                n_background=n_background, n_trees=n_trees, progress=progress)
+
+
+@stage("recovery", uses=("analysis", "simulate"))
+def recovery(corpus, slices, n_boot: int = 1000, seed: int = 0):
+    """Overlap of slices with the planted moments of a simulated corpus (needs ``episodes.csv``)."""
+    from . import analysis, simulate as sim
+
+    if corpus.episodes is None:
+        raise ValueError("recovery needs a simulated corpus with episodes.csv")
+    episodes = corpus.episodes.assign(linked=corpus.episodes["kind"].isin(sim.LINKED_KINDS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return analysis.recovery(slices, episodes, corpus, n_boot=n_boot, seed=seed)
+
+
+# --------------------------------------------------------------------------- hirability
+
+@stage("hirability", uses=("hirability", "slices"), ignore=("progress", "n_jobs"))
+def hirability(corpus, attention, question: int | None = 1, folds: int = 5, redraws: int = 19, n_boot: int = 1000,
+               seed: int = 0, tune: bool = True, models=("RF", "Lasso", "linear SVM", "RBF SVM"),
+               n_jobs: int = 1, progress: bool = False):
+    """Out-of-fold hirability AUC of attention slices and of ``redraws`` random draws, per model.
+
+    Random slices are drawn once with ``redraws`` per answer; draw ``r`` is each candidate's
+    ``r``-th random slice (draw 0 pairs with attention in the paired tests).
+
+    Returns
+    -------
+    toolkit.hirability.HirabilityResult
+    """
+    from . import hirability as hir
+
+    sliced = slices(corpus, attention, question=question, n_random=redraws, seed=seed)
+    feats = slice_features(corpus, sliced)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = hir.hirability_auc(feats, corpus.candidates, models=list(models), n_draws=redraws, n_splits=folds,
+                                    n_boot=n_boot, seed=seed, tune=tune, n_jobs=n_jobs, progress=progress)
+    result.params.update(question=question, redraws=redraws, folds=folds, seed=seed, tune=tune)
+    return result
+
+
+@stage("tests", uses=("hirability", "stats"))
+def tests(result, permutations: int = 10_000, seed: int = 0, alternative: str = "greater"):
+    """Per model: is AUC(attention) above AUC(random)? Paired permutation, DeLong and redraw tests, Holm."""
+    from . import hirability as hir
+
+    return hir.permutation_tests(result, n_permutations=permutations, seed=seed, alternative=alternative)
+
+
+# --------------------------------------------------------------------------- null controls
+
+@stage("source_summary", uses=("controls",))
+def source_summary(corpus, attention, seed: int = 0, question: int | None = 1, n_random: int = 4, folds: int = 5,
+                   repeats: int = 1, edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True):
+    """The headline numbers of one attention source (:func:`toolkit.controls.summarize_attention`)."""
+    from . import controls as ctl
+
+    return ctl.summarize_attention(corpus, attention_of(attention), seed=seed, question=question, n_random=n_random,
+                                   n_splits=folds, n_repeats=repeats, edge_discount_s=edge_discount_s,
+                                   hirability=hirability, tune=tune)
+
+
+@stage("controls", uses=("controls",))
+def controls(corpus, run, replicates=3, references=("untrained", "permuted", "salience", "twin"), seed: int = 0,
+             question: int | None = 1, n_random: int = 4, folds: int = 5, repeats: int = 1,
+             edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True, progress: bool = True):
+    """The trained attention and every null reference through the same pipeline.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: ``reference`` (``trained`` for the observed run), ``replicate``, ``metric``, ``value``.
+    """
+    from . import controls as ctl
+
+    return ctl.run_controls(corpus, run, n_replicates=replicates, references=references, seed=seed,
+                            question=question, n_random=n_random, n_splits=folds, n_repeats=repeats,
+                            edge_discount_s=edge_discount_s, hirability=hirability, tune=tune, progress=progress)
+
+
+@stage("edge_study", uses=("controls",))
+def edge_study(corpus, attentions: dict, discount_s: float = 1.0, seed: int = 0, question: int | None = 1,
+               n_random: int = 4, folds: int = 5, tune: bool = True):
+    """Every source's slices with and without the edge discount (:func:`toolkit.controls.edge_study`)."""
+    from . import controls as ctl
+
+    return ctl.edge_study(corpus, {k: attention_of(v) for k, v in attentions.items()}, discount_s=discount_s,
+                          seed=seed, question=question, n_random=n_random, n_splits=folds, tune=tune)
+
+
+# --------------------------------------------------------------------------- studies
+
+@stage("calibration", uses=("calibration",), ignore=("progress", "n_jobs"))
+def calibration(scenarios: dict, replicates: int = 40, seed: int = 0, redraws: int = 19, model: str = "Lasso",
+                permutations: int = 2000, n_jobs: int = 1, progress: bool = False):
+    """The calibration and power study of the hirability tests (:func:`toolkit.calibration.study`)."""
+    from . import calibration as cal
+
+    scenarios = {k: tuple(v) for k, v in scenarios.items()}
+    return cal.study(scenarios, n_replicates=replicates, seed=seed, n_jobs=n_jobs, progress=progress,
+                     n_redraws=redraws, model=model, n_permutations=permutations)
