@@ -4,7 +4,7 @@ The paper-scale shape (7095 candidates, 5 answers x 300 frames x 20 features) is
 random tensors directly (the values do not change the cost): ``--distinct`` candidates are drawn
 and reused by reference to fill the 7095, so memory stays small. Both models see the same shapes.
 
-* ours: ``toolkit.hirenet`` at the given sizes (hidden 64 by default, as the reference), its own
+* ours: ``toolkit.model.HireNet`` trained by ``toolkit.training`` at the given sizes (hidden 64 by default, as the reference), its own
   training epoch (length-bucketed batches, the padding-free bidirectional GRU, Adam, clipping);
 * reference: the same hierarchical network written plainly: ``nn.GRU(bidirectional=True)`` on
   padded answers, batch 64 candidates.
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from toolkit import hirenet
+from toolkit import model as hirenet_model, training
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -44,7 +44,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def _paper_data(n_candidates, n_answers, n_frames, n_features, distinct, seed=0) -> hirenet._Data:
+def _paper_data(n_candidates, n_answers, n_frames, n_features, distinct, seed=0) -> training._Data:
     """A prepared dataset of the paper's shape from random tensors (shared by reference)."""
     rng = np.random.default_rng(seed)
     base = [rng.normal(size=(n_frames, n_features)).astype(np.float32) for _ in range(distinct * n_answers)]
@@ -53,7 +53,7 @@ def _paper_data(n_candidates, n_answers, n_frames, n_features, distinct, seed=0)
     windows = [base[i % len(base)] for i in range(n_all)]
     features = tuple(f"f{i:02d}" for i in range(n_features))
     answers_of = [np.arange(c * n_answers, (c + 1) * n_answers) for c in range(n_candidates)]
-    return hirenet._Data(
+    return training._Data(
         features=features, pool=1, answer_ids=[str(i) for i in range(n_all)], times=[], success=[],
         windows=windows, counts=[ones] * n_all, sums=np.zeros((1, n_features)), sumsq=np.zeros((1, n_features)),
         n_success=np.full(n_all, n_frames), question=np.tile(np.arange(n_answers), n_candidates),
@@ -64,25 +64,25 @@ def _paper_data(n_candidates, n_answers, n_frames, n_features, distinct, seed=0)
 
 
 def time_ours(data, hidden, batch_size, device, max_batches, seed=0) -> dict:
-    """Seconds per epoch of toolkit.hirenet's training loop (extrapolated from ``max_batches``)."""
+    """Seconds per epoch of toolkit.training's training loop (extrapolated from ``max_batches``)."""
     n_features = len(data.features)
-    config = hirenet.HireNetConfig(hidden_size=hidden, attention_size=hidden, dropout=0.2, pool=1,
+    config = hirenet_model.HireNetConfig(hidden_size=hidden, attention_size=hidden, dropout=0.2, pool=1,
                                    n_questions=data.n_questions, features=data.features)
     torch.manual_seed(seed)
-    model = hirenet.HireNet(config).to(device)
-    standardiser = hirenet.Standardiser(data.features, np.zeros(n_features), np.ones(n_features))
-    train_config = hirenet.TrainConfig(batch_size=batch_size, device=str(device))
+    model = hirenet_model.HireNet(config).to(device)
+    standardiser = hirenet_model.Standardiser(data.features, np.zeros(n_features), np.ones(n_features))
+    train_config = training.TrainConfig(batch_size=batch_size, device=str(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.BCEWithLogitsLoss()
     candidates = np.arange(len(data.labels))
     n_batches = -(-len(candidates) // batch_size)
     use = candidates if not max_batches else candidates[: max_batches * batch_size]
     # warm-up on two batches (allocator, cuDNN plans), not timed
-    hirenet._train_epoch(model, data, candidates[: 2 * batch_size], standardiser, optimizer, loss_fn,
+    training._train_epoch(model, data, candidates[: 2 * batch_size], standardiser, optimizer, loss_fn,
                          train_config, np.random.default_rng(1), device)
     _sync(device)
     tic = time.perf_counter()
-    hirenet._train_epoch(model, data, use, standardiser, optimizer, loss_fn, train_config,
+    training._train_epoch(model, data, use, standardiser, optimizer, loss_fn, train_config,
                          np.random.default_rng(seed), device)
     _sync(device)
     seconds = time.perf_counter() - tic
@@ -153,7 +153,7 @@ def time_book_run(threads: int) -> dict:
     corpus = tk.stages.simulate("book", seed=0)
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
-        run = tk.hirenet.train(corpus, Path(tmp) / "book", tk.hirenet.TrainConfig(num_threads=threads),
+        run = tk.runs.train(corpus, Path(tmp) / "book", tk.training.TrainConfig(num_threads=threads),
                                progress=False)
         seconds = time.perf_counter() - tic
     auc = run.metrics.set_index(["model", "metric"]).loc[("hirenet", "auc"), "value"]

@@ -1,8 +1,6 @@
 """Tests of toolkit.hirability (and the calibration replicate) on hand-made and tiny simulated data."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -158,22 +156,55 @@ def test_poster_table_layout(signal_result):
     assert table.set_index("model").loc["RBF SVM", "poster_difference"] == pytest.approx(0.009)
 
 
-@pytest.mark.slow
-def test_analyze_on_tiny_corpus_is_cached(tmp_path):
-    from toolkit import simulate
+def test_result_save_load_and_fingerprint(signal_result, tmp_path):
+    assert signal_result.save(tmp_path / "r") == tmp_path / "r"
+    loaded = hirability.HirabilityResult.load(tmp_path / "r")
+    pd.testing.assert_frame_equal(loaded.table, signal_result.table, check_dtype=False)
+    pd.testing.assert_frame_equal(loaded.scores, signal_result.scores, check_dtype=False)
+    pd.testing.assert_frame_equal(loaded.redraws, signal_result.redraws, check_dtype=False)
+    assert loaded.params == signal_result.params
+    # a loaded result gives the same tests as the one it was saved from
+    pd.testing.assert_frame_equal(hirability.permutation_tests(loaded, 200, seed=0),
+                                  hirability.permutation_tests(signal_result, 200, seed=0), check_dtype=False)
+    assert len(loaded.fingerprint) == 16 and loaded.fingerprint == signal_result.fingerprint
+    f, c = _features(n_positions=8, per_position=8, n_draws=2, seed=4)
+    other = hirability.hirability_auc(f, c, models=["Lasso"], n_boot=10, seed=5)
+    assert other.fingerprint != signal_result.fingerprint
+    (tmp_path / "r" / "hirability_auc.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="hirability_auc.csv is missing: not a saved hirability result"):
+        hirability.HirabilityResult.load(tmp_path / "r")
 
+
+@pytest.mark.slow
+def test_hirability_stage_on_tiny_corpus_is_cached(tmp_path, monkeypatch):
+    from toolkit import simulate, stages
+
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
     corpus = simulate.simulate("tiny", seed=3, effect=2.0, n_questions=1, n_positions=10)
     attention = calibration.planted_attention(corpus, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result, tests = hirability.analyze(attention, corpus, tmp_path, models=["Lasso"], n_redraws=4,
-                                           n_boot=50, n_permutations=500, tune=False)
-    assert (tmp_path / "permutation_tests.csv").exists() and (tmp_path / "hirability_auc.csv").exists()
-    again, tests2 = hirability.analyze(attention, corpus, tmp_path, models=["Lasso"], n_redraws=4,
-                                       n_boot=50, n_permutations=500, tune=False)
+    options = dict(models=("Lasso",), redraws=4, n_boot=50, tune=False)
+    calls = []
+    real = hirability.hirability_auc
+    monkeypatch.setattr(hirability, "hirability_auc", lambda *a, **k: calls.append(1) or real(*a, **k))
+    result = stages.hirability(corpus, attention, **options)
+    tests = stages.tests(result, permutations=500)
+    assert (stages.hirability.folder(corpus, attention, **options) / "hirability_auc.csv").exists()
+    again = stages.hirability(corpus, attention, **options)
+    assert calls == [1]  # loaded, not computed again
     pd.testing.assert_frame_equal(result.table, again.table)
-    pd.testing.assert_frame_equal(tests.reset_index(drop=True), tests2, check_dtype=False)
-    assert len(again.redraws) == 4
+    pd.testing.assert_frame_equal(result.scores, again.scores)
+    pd.testing.assert_frame_equal(stages.tests(again, permutations=500), tests)
+    assert len(again.redraws) == 4 and set(again.table["model"]) == {"Lasso"}
+    assert again.params["redraws"] == 4 and again.params["folds"] == 5 and again.params["tune"] is False
+    # the loaded result is keyed by its stage: the tests of the same result load too
+    assert again.fingerprint == result.fingerprint == stages.hirability.key(corpus, attention, **options)
+    assert set(tests["test"]) == {"permutation", "delong", "redraw"}
+    # the planted attention carries the label: it beats random slices
+    att = result.table.set_index("kind").loc["attention", "auc"]
+    assert att > result.redraws["auc"].mean()
+    # one more redraw: another key, computed
+    stages.hirability(corpus, attention, **{**options, "redraws": 5})
+    assert calls == [1, 1]
 
 
 def test_calibration_replicate_and_summary():

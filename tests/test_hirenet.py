@@ -1,4 +1,5 @@
-"""Tests of toolkit.hirenet: masking, packed-equivalence, training, folds, cache, bad input."""
+"""Tests of HireNet (toolkit.model, toolkit.training, toolkit.runs): masking, packed-equivalence, training, folds,
+cache, bad input."""
 from __future__ import annotations
 
 import json
@@ -10,9 +11,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from toolkit import hirenet
+from toolkit import cache, model, runs, training
 from toolkit.corpus import Corpus, save
-from toolkit.hirenet import HireNet, HireNetConfig, TrainConfig
+from toolkit.model import HireNet, HireNetConfig
+from toolkit.training import TrainConfig
 
 torch.set_num_threads(1)
 
@@ -59,7 +61,7 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def run(corpus, tmp_path_factory):
-    return hirenet.train(corpus, tmp_path_factory.mktemp("run"), TrainConfig(**FAST), SMALL, progress=False)
+    return runs.train(corpus, tmp_path_factory.mktemp("run"), TrainConfig(**FAST), SMALL, progress=False)
 
 
 def _model(pool=1, n_questions=2):
@@ -84,7 +86,7 @@ def _batch():
 
 def test_bigru_equals_packed_bidirectional_gru():
     torch.manual_seed(0)
-    ours = hirenet._BiGRU(3, 4)
+    ours = model._BiGRU(3, 4)
     ref = nn.GRU(3, 4, batch_first=True, bidirectional=True)
     with torch.no_grad():
         for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
@@ -132,7 +134,7 @@ def test_padded_values_do_not_change_the_output():
 
 
 def test_all_masked_answer_gets_zero_weights_not_nan():
-    weights = hirenet._masked_softmax(torch.randn(2, 4), torch.tensor([[False] * 4, [True, True, False, False]]))
+    weights = model._masked_softmax(torch.randn(2, 4), torch.tensor([[False] * 4, [True, True, False, False]]))
     assert torch.all(weights[0] == 0)
     torch.testing.assert_close(weights[1].sum(), torch.tensor(1.0))
     assert torch.all(weights[1, 2:] == 0)
@@ -154,7 +156,7 @@ def test_config_validation():
 def test_learns_a_planted_moment(run, corpus):
     auc = run.metrics.set_index(["model", "metric"]).loc[("hirenet", "auc"), "value"]
     assert auc > 0.8, run.metrics
-    per_fold = [hirenet._auc(g["label"], g["score"]) for _, g in run.predictions.groupby("fold")]
+    per_fold = [training._auc(g["label"], g["score"]) for _, g in run.predictions.groupby("fold")]
     assert min(per_fold) > 0.7, per_fold
     # the attention of invited candidates' first answers sits on the planted bursts
     inside = []
@@ -170,8 +172,13 @@ def test_learns_a_planted_moment(run, corpus):
 def test_run_folder_contract(run, corpus):
     path = run.path
     for name in ("config.json", "predictions.parquet", "attention.parquet", "history.csv",
-                 "results/training.csv", "checkpoints/fold0.pt", "checkpoints/fold2.json"):
+                 "results/training.csv", "excluded.csv", "checkpoints/fold0.pt", "checkpoints/fold2.json"):
         assert (path / name).exists(), name
+    # nothing was left out, and the run does not record where its corpus lay
+    assert run.excluded.empty and list(run.excluded.columns) == ["candidate_id", "answer_id", "reason"]
+    assert pd.read_csv(path / "excluded.csv").empty
+    assert "corpus_path" not in run.config
+    assert run.config["corpus_fingerprint"] == cache.corpus_fingerprint(corpus)
     assert list(run.predictions.columns) == ["candidate_id", "fold", "label", "score"]
     assert list(run.attention.columns) == ["answer_id", "time_s", "weight"]
     # attention for every frame of every answer, summing to one per answer
@@ -180,7 +187,7 @@ def test_run_folder_contract(run, corpus):
     assert len(sums) == len(corpus.manifest)
     np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-5)
     assert {"fold", "epoch", "train_loss", "val_auc"} <= set(run.history.columns)
-    loaded = hirenet.load_run(path)
+    loaded = runs.load_run(path)
     pd.testing.assert_frame_equal(loaded.predictions, run.predictions)
 
 
@@ -197,15 +204,15 @@ def test_folds_are_grouped_by_position(run, corpus):
 
 
 def test_inner_validation_is_grouped_by_position(corpus):
-    data = hirenet._prepare(corpus, FEATURES, 1)
-    train_c, val_c = hirenet._inner_split(data, np.arange(len(data.labels)), TrainConfig(), 0)
+    data = training._prepare(corpus, FEATURES, 1)
+    train_c, val_c = training._inner_split(data, np.arange(len(data.labels)), TrainConfig(), 0)
     assert len(val_c) > 0
     assert not set(data.positions[train_c]) & set(data.positions[val_c])
 
 
 def test_checkpoint_round_trip_and_out_of_fold_attention(run, corpus):
     folds = run.predictions.set_index("candidate_id")["fold"]
-    model, standardiser = hirenet.load_model(run.path, 1)
+    model, standardiser = runs.load_model(run.path, 1)
     assert not model.training
     state = torch.load(run.path / "checkpoints" / "fold1.pt", weights_only=True)
     for name, tensor in model.state_dict().items():
@@ -214,44 +221,90 @@ def test_checkpoint_round_trip_and_out_of_fold_attention(run, corpus):
     # the stored attention of a fold-1 candidate is the fold-1 model's
     cand = folds.index[folds == 1][0]
     answers = corpus.manifest.loc[corpus.manifest["candidate_id"] == cand, "answer_id"].tolist()
-    again = hirenet.attention_weights(model, corpus, answers)
+    again = training.attention_weights(model, corpus, answers)
     stored = run.attention[run.attention["answer_id"].isin(answers)].reset_index(drop=True)
     np.testing.assert_allclose(again["weight"].to_numpy(), stored["weight"].to_numpy(), atol=1e-6)
     # ... and not another fold's model
-    other, _ = hirenet.load_model(run.path, 0)
-    assert not np.allclose(hirenet.attention_weights(other, corpus, answers)["weight"], stored["weight"], atol=1e-6)
+    other, _ = runs.load_model(run.path, 0)
+    assert not np.allclose(training.attention_weights(other, corpus, answers)["weight"], stored["weight"], atol=1e-6)
 
 
 def test_same_seed_same_run(tmp_path):
     corpus = _make_corpus(n_positions=4, per_position=4)
-    first = hirenet.train(corpus, tmp_path / "first", TrainConfig(**QUICK), SMALL, progress=False)
-    again = hirenet.train(corpus, tmp_path / "again", TrainConfig(**QUICK), SMALL, progress=False)
-    assert not again.from_cache
+    first = runs.train(corpus, tmp_path / "first", TrainConfig(**QUICK), SMALL, progress=False)
+    again = runs.train(corpus, tmp_path / "again", TrainConfig(**QUICK), SMALL, progress=False)
+    assert again.path == tmp_path / "again" and (again.path / "checkpoints" / "fold0.pt").exists()
     pd.testing.assert_frame_equal(again.predictions, first.predictions)
     pd.testing.assert_frame_equal(again.attention, first.attention)
-    other = hirenet.train(corpus, tmp_path / "other", TrainConfig(**{**QUICK, "seed": 1}), SMALL, progress=False)
+    other = runs.train(corpus, tmp_path / "other", TrainConfig(**{**QUICK, "seed": 1}), SMALL, progress=False)
     assert not np.allclose(other.predictions["score"], first.predictions["score"])
 
 
-def test_cache_loads_instead_of_training(run, corpus):
-    # the original folder is fresh: loaded, not trained (files untouched)
-    mtime = (run.path / "checkpoints" / "fold0.pt").stat().st_mtime_ns
-    cached = hirenet.train(corpus, run.path, TrainConfig(**FAST), SMALL, progress=False)
-    assert cached.from_cache
-    assert (run.path / "checkpoints" / "fold0.pt").stat().st_mtime_ns == mtime
-    pd.testing.assert_frame_equal(cached.predictions, run.predictions)
+def test_hirenet_train_always_trains(run, corpus, tmp_path):
+    # runs.train has no cache of its own: into a folder holding the same run, it trains again
+    folder = run.save(tmp_path / "copy")
+    mtime = (folder / "checkpoints" / "fold0.pt").stat().st_mtime_ns
+    again = runs.train(corpus, folder, TrainConfig(**FAST), SMALL, progress=False)
+    assert (folder / "checkpoints" / "fold0.pt").stat().st_mtime_ns != mtime
+    assert len(again.history) > 0
+    pd.testing.assert_frame_equal(again.predictions, run.predictions)  # the same seed: the same run
+
+
+def test_run_save_and_load(run, tmp_path):
+    folder = run.save(tmp_path / "saved")
+    for name in (*runs.Run.FILES, "checkpoints/fold0.pt", "checkpoints/fold2.json"):
+        assert (folder / name).read_bytes() == (run.path / name).read_bytes(), name
+    loaded = runs.Run.load(folder)
+    assert loaded.path == folder and loaded.config == run.config
+    for name in ("predictions", "attention", "history", "metrics"):
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(run, name), check_dtype=False)
+    assert loaded.excluded.empty
+    # a run read from a folder without a stage key is fingerprinted by its outputs
+    assert loaded.fingerprint == runs.load_run(run.path).fingerprint
+    assert len(loaded.fingerprint) == 16
+    # saving a run into its own folder changes nothing
+    assert run.save(run.path) == run.path
+    model, _ = runs.load_model(folder, 2)
+    assert not model.training
+
+
+def test_train_stage_loads_instead_of_training(run, corpus, tmp_path, monkeypatch):
+    from toolkit import stages
+
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
+    calls = []
+    real = runs.train
+    monkeypatch.setattr(runs, "train", lambda *a, **k: calls.append(k["config"]) or real(*a, **k))
+    options = dict(folds=3, epochs=10, model=SMALL, options=dict(patience=10, lr=1e-2, batch_size=8))
+    first = stages.train(corpus, progress=False, **options)
+    assert len(calls) == 1 and calls[0] == TrainConfig(**FAST)  # the stage passes every option on
+    assert first.path == stages.train.folder(corpus, **options)
+    assert first.fingerprint == stages.train.key(corpus, **options)
+    # the same options as runs.train with the same configurations: the same run
+    pd.testing.assert_frame_equal(first.predictions, run.predictions)
+    pd.testing.assert_frame_equal(first.attention, run.attention)
+    mtime = (first.path / "checkpoints" / "fold0.pt").stat().st_mtime_ns
+    # the same call loads (threads and progress are not part of the key)
+    cached = stages.train(corpus, threads=4, progress=True, **options)
+    assert len(calls) == 1
+    assert cached.path == first.path and cached.fingerprint == first.fingerprint
+    assert (cached.path / "checkpoints" / "fold0.pt").stat().st_mtime_ns == mtime
+    pd.testing.assert_frame_equal(cached.predictions, first.predictions)
+    # another number of epochs: another key, trained
+    other = stages.train(corpus, progress=False, **{**options, "epochs": 1})
+    assert len(calls) == 2 and other.path != first.path
 
 
 def test_untrained_control_keeps_initial_weights(corpus, tmp_path):
     cfg = TrainConfig(**{**QUICK, "untrained": True})
-    run = hirenet.train(corpus, tmp_path / "untrained", cfg, SMALL, progress=False)
+    run = runs.train(corpus, tmp_path / "untrained", cfg, SMALL, progress=False)
     assert run.history.empty
     torch.manual_seed(0 * 1000 + 1)
-    fresh = HireNet(hirenet.HireNetConfig(**{**SMALL.to_dict(), "features": FEATURES, "n_questions": 2}))
-    model, _ = hirenet.load_model(run.path, 1)
+    fresh = HireNet(HireNetConfig(**{**SMALL.to_dict(), "features": FEATURES, "n_questions": 2}))
+    loaded, _ = runs.load_model(run.path, 1)
     for name, tensor in fresh.state_dict().items():
         if not name.startswith("feature_"):
-            torch.testing.assert_close(model.state_dict()[name], tensor)
+            torch.testing.assert_close(loaded.state_dict()[name], tensor)
 
 
 def test_pooling_spreads_window_attention_onto_measured_frames(corpus):
@@ -262,7 +315,7 @@ def test_pooling_spreads_window_attention_onto_measured_frames(corpus):
     frames.loc[rows[[1, 2, 9]], "success"] = False
     frames.loc[rows[[1, 2, 9]], "AU01"] = np.nan
     broken = Corpus(corpus.manifest, frames, corpus.meta)
-    w = hirenet.attention_weights(model, broken, [answer])
+    w = training.attention_weights(model, broken, [answer])
     assert len(w) == len(rows)
     assert np.all(w["weight"].to_numpy()[[1, 2, 9]] == 0)
     np.testing.assert_allclose(w["weight"].sum(), 1.0, atol=1e-6)
@@ -276,13 +329,13 @@ def test_refuses_a_single_label(tmp_path):
     corpus = _make_corpus(n_positions=4, per_position=2)
     corpus.manifest["label"] = 0
     with pytest.raises(ValueError, match="every candidate has label 0; training needs both"):
-        hirenet.train(corpus, tmp_path, TrainConfig(**FAST), SMALL, progress=False)
+        runs.train(corpus, tmp_path, TrainConfig(**FAST), SMALL, progress=False)
 
 
 def test_refuses_fewer_positions_than_folds(tmp_path):
     corpus = _make_corpus(n_positions=2, per_position=2)
     with pytest.raises(ValueError, match="2 position\\(s\\) for 3 folds"):
-        hirenet.train(corpus, tmp_path, TrainConfig(**FAST), SMALL, progress=False)
+        runs.train(corpus, tmp_path, TrainConfig(**FAST), SMALL, progress=False)
 
 
 def test_refuses_a_candidate_without_any_measured_frame(tmp_path):
@@ -290,7 +343,7 @@ def test_refuses_a_candidate_without_any_measured_frame(tmp_path):
     frames = corpus.frames.copy()
     frames.loc[frames["answer_id"].str.startswith("c0101"), "success"] = False
     with pytest.raises(ValueError, match="candidate\\(s\\) c0101 have no frame with success true"):
-        hirenet.train(Corpus(corpus.manifest, frames, corpus.meta), tmp_path, TrainConfig(**FAST), SMALL,
+        runs.train(Corpus(corpus.manifest, frames, corpus.meta), tmp_path, TrainConfig(**FAST), SMALL,
                       progress=False)
 
 
@@ -307,7 +360,7 @@ def test_handles_empty_short_failed_and_missing_answers(tmp_path):
     manifest = corpus.manifest[corpus.manifest["answer_id"] != "c0003-q2"].reset_index(drop=True)
     frames = frames[frames["answer_id"] != "c0003-q2"].reset_index(drop=True)
     broken = Corpus(manifest, frames, corpus.meta)
-    run = hirenet.train(broken, tmp_path, TrainConfig(**QUICK), SMALL, progress=False)
+    run = runs.train(broken, tmp_path, TrainConfig(**QUICK), SMALL, progress=False)
     att = run.attention
     assert "c0000-q1" not in set(att["answer_id"])                       # no frames, no rows
     assert att.loc[att["answer_id"] == "c0001-q2", "weight"].tolist() == [1.0]
@@ -316,14 +369,30 @@ def test_handles_empty_short_failed_and_missing_answers(tmp_path):
     assert len(run.predictions) == broken.manifest["candidate_id"].nunique()
 
 
-def test_cli_trains_a_corpus_folder(tmp_path, capsys):
+def test_cli_trains_a_corpus_folder(tmp_path, capsys, monkeypatch):
+    from toolkit import cli
+    from toolkit.__main__ import main
+
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
     corpus = _make_corpus(n_positions=4, per_position=3)
     save(corpus, tmp_path / "corpus")
-    code = hirenet.cli([str(tmp_path / "corpus"), str(tmp_path / "run"), "--folds", "2", "--epochs", "1",
-                        "--device", "cpu", "--threads", "1"])
+    code = main(["train", str(tmp_path / "corpus"), str(tmp_path / "run"), "--folds", "2", "--epochs", "1",
+                 "--device", "cpu", "--threads", "1", "--quiet"])
     assert code == 0
-    out = capsys.readouterr().out
-    assert "trained" in out and "hirenet" in out
-    assert (tmp_path / "run" / "attention.parquet").exists()
+    captured = capsys.readouterr()
+    assert f"run written to {tmp_path / 'run'}" in captured.out and "hirenet" in captured.out
+    assert captured.err == ""
+    run = runs.load_run(tmp_path / "run")
+    assert run.config["train"]["folds"] == 2 and run.config["train"]["epochs"] == 1
+    assert run.config["train"]["device"] == "cpu"
+    assert run.predictions["candidate_id"].nunique() == 12 and run.excluded.empty
+    # run.json records the options and the corpus relative to the run folder
+    recorded = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert recorded == {"corpus": "../corpus", "folds": 2, "seed": 0, "epochs": 1}
+    # the default five folds need five positions
     with pytest.raises(ValueError, match="4 position\\(s\\) for 5 folds"):
-        hirenet.cli([str(tmp_path / "corpus"), str(tmp_path / "run2"), "--device", "cpu"])
+        cli.train([str(tmp_path / "corpus"), str(tmp_path / "run2"), "--device", "cpu", "--quiet"])
+    assert main(["train", str(tmp_path / "corpus"), str(tmp_path / "run2"), "--device", "cpu", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "4 position(s) for 5 folds" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run2" / "attention.parquet").exists()

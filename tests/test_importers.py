@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit import corpus, importers
+from toolkit import cli, corpus, importers
 from toolkit.__main__ import main
 from toolkit.corpus import CorpusError
 from toolkit.datasets import sample
@@ -381,5 +381,8 @@ def test_cli(openface_folder, tmp_path, capsys):
     assert re.search(r"^error: cannot import answer 'c2_q1': \S*c2_q1\.csv: the file is empty$", err.strip())
     assert main(argv + ["--keep-going"]) == 0
     assert "1 file(s) failed" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        importers.cli(["--format", "dlib", str(folder), str(manifest_path), str(out)])
+    # argparse refuses an unknown format (exit status 2) before anything is read
+    with pytest.raises(SystemExit) as exit_info:
+        cli.import_(["--format", "dlib", str(folder), str(manifest_path), str(out)])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'dlib'" in capsys.readouterr().err

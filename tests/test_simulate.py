@@ -8,6 +8,7 @@ from scipy.signal import find_peaks
 from scipy.stats import mannwhitneyu
 from sklearn.metrics import roc_auc_score
 
+from toolkit import cli
 from toolkit import corpus as corpus_mod
 from toolkit import simulate as sim
 from toolkit.vocabulary import AUS
@@ -307,8 +308,8 @@ def test_attribute_and_bias():
 
 def test_cli_writes_a_valid_corpus(tmp_path, capsys):
     out = tmp_path / "cli"
-    assert sim.cli([str(out), "--preset", "tiny", "--seed", "2", "--effect", "0.5",
-                    "--profile", "uniform", "--bias", "0.3", "--quiet"]) == 0
+    assert cli.simulate([str(out), "--preset", "tiny", "--seed", "2", "--effect", "0.5",
+                         "--profile", "uniform", "--bias", "0.3", "--quiet"]) == 0
     assert capsys.readouterr().out.startswith(f"wrote {out}: 6 positions")
     loaded = corpus_mod.load(out)
     assert loaded.meta["config"]["effect"] == 0.5 and loaded.meta["config"]["moment_profile"] == "uniform"
@@ -342,11 +343,11 @@ def test_bad_arguments(kwargs, message):
 
 def test_cli_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="effect: must be a finite number >= 0"):
-        sim.cli([str(tmp_path / "c"), "--preset", "tiny", "--effect", "-0.5", "--quiet"])
+        cli.simulate([str(tmp_path / "c"), "--preset", "tiny", "--effect", "-0.5", "--quiet"])
     with pytest.raises(ValueError, match="moment_profile: must be one of"):
-        sim.cli([str(tmp_path / "c"), "--preset", "tiny", "--profile", "sideways", "--quiet"])
+        cli.simulate([str(tmp_path / "c"), "--preset", "tiny", "--profile", "sideways", "--quiet"])
     with pytest.raises(SystemExit):
-        sim.cli([str(tmp_path / "c"), "--seed", "abc"])
+        cli.simulate([str(tmp_path / "c"), "--seed", "abc"])
     assert not (tmp_path / "c").exists()
 
 

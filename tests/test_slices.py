@@ -14,6 +14,12 @@ from toolkit import slices
 FPS = 10
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """The command line runs cached stages: keep their cache out of the data folder."""
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 def _times(duration: float, fps: int = FPS) -> np.ndarray:
     return np.round(np.arange(int(round(duration * fps)) + 1) / fps, 6)
 
@@ -55,6 +61,17 @@ def test_smooth_is_a_moving_average_in_time():
     # whose windows stick out of the answer, take the nearest full window's value.
     np.testing.assert_allclose(slices.smooth(t, w, 0.5), [2, 2, 2, 2, 2])
     np.testing.assert_allclose(slices.smooth(t, w, 0.0), w)
+
+
+def test_smoothing_keeps_a_bump_after_a_tracking_gap():
+    # tracked frames 0 ... 8.1 s, then (after untracked frames, dropped) 9.2 and 9.3 s with twice the weight
+    t = np.r_[_times(8.1), 9.2, 9.3]
+    w = np.ones_like(t)
+    w[-2:] = 2.0
+    s = slices.smooth(t, w, 0.5)
+    assert s[-1] > s[0]
+    found, reason = slices.find_slice(t, w)
+    assert reason == "ok" and found["peak_s"] >= 9.2
 
 
 def test_single_peak_boundaries_at_half_prominence():
@@ -355,27 +372,98 @@ def test_features_reject_unknown_answers():
         slices.features(corpus, table.drop(columns="kind"))
 
 
+# --------------------------------------------------------------------------- saving a slice set
+
+def test_slice_set_save_load_and_fingerprint(tmp_path):
+    corpus = _corpus()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sliced = slices.extract(_attention(corpus), corpus, n_random=2, seed=1)
+    assert sliced.save(tmp_path / "set") == tmp_path / "set"
+    loaded = slices.SliceSet.load(tmp_path / "set")
+    pd.testing.assert_frame_equal(loaded.table, sliced.table)
+    pd.testing.assert_frame_equal(loaded.skipped, sliced.skipped, check_dtype=False)
+    assert loaded.params == json.loads(json.dumps(sliced.params))
+    # without a stage key, the fingerprint is a hash of the slices: equal sets, equal fingerprints
+    assert loaded.fingerprint == sliced.fingerprint and len(sliced.fingerprint) == 16
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = slices.extract(_attention(corpus), corpus, n_random=2, seed=2)
+    assert other.fingerprint != sliced.fingerprint
+    # a folder written by the stage cache carries its key, which becomes the fingerprint
+    (tmp_path / "set" / ".stage-key").write_text("0123456789abcdef\n")
+    assert slices.SliceSet.load(tmp_path / "set").fingerprint == "0123456789abcdef"
+
+
 # --------------------------------------------------------------------------- command line
 
-def test_cli_writes_slices(tmp_path):
+def _run_folder(run, attention):
+    """A run folder as ``python -m toolkit train`` writes it (only what ``slices`` reads matters)."""
+    run.mkdir(parents=True)
+    (run / "results").mkdir()
+    attention.to_parquet(run / "attention.parquet")
+    (run / "config.json").write_text("{}")
+    pd.DataFrame({"candidate_id": ["c0"], "fold": [0], "label": [0], "score": [0.5]}).to_parquet(
+        run / "predictions.parquet")
+    (run / "history.csv").write_text("fold,epoch,train_loss\n")
+    (run / "results" / "training.csv").write_text("model,metric,value,ci_low,ci_high\nhirenet,auc,0.5,,\n")
+    return run
+
+
+def test_cli_writes_slices(tmp_path, capsys):
+    from toolkit import cli
+
     corpus = _corpus()
     corpus_mod.save(corpus, tmp_path / "corpus")
-    run = tmp_path / "run"
-    run.mkdir()
-    _attention(corpus).to_parquet(run / "attention.parquet")
-    (run / "config.json").write_text(json.dumps({"corpus_path": str(tmp_path / "corpus")}))
-    assert slices.cli([str(run), "--n-random", "3", "--seed", "5"]) == 0
+    run = _run_folder(tmp_path / "run", _attention(corpus))
+    # the corpus is recorded relative to the run folder
+    (run / "run.json").write_text(json.dumps({"corpus": "../corpus"}))
+    assert cli.slices([str(run), "--n-random", "3", "--seed", "5", "--quiet"]) == 0
+    assert "slices.parquet" in capsys.readouterr().out
     table = pd.read_parquet(run / "slices.parquet")
     assert list(table.columns[:6]) == list(slices.SLICE_COLUMNS)
     assert (table["kind"] == "random").sum() == 3 * 6
     expected = slices.extract(_attention(corpus), corpus_mod.load(tmp_path / "corpus"), n_random=3, seed=5).table
     pd.testing.assert_frame_equal(table, expected)
+    assert pd.read_csv(run / "slices_skipped.csv").empty
     assert not list(run.glob(".*.tmp"))
+    # another seed gives other random slices, the same attention slices
+    assert cli.slices([str(run), "--n-random", "3", "--seed", "6", "--quiet"]) == 0
+    seed6 = pd.read_parquet(run / "slices.parquet")
+    pd.testing.assert_frame_equal(seed6[seed6["kind"] == "attention"], expected[expected["kind"] == "attention"])
+    assert not seed6.loc[seed6["kind"] == "random", "start_s"].equals(expected.loc[expected["kind"] == "random",
+                                                                                     "start_s"])
 
 
-def test_cli_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="attention.parquet is missing"):
-        slices.cli([str(tmp_path)])
-    pd.DataFrame({"answer_id": ["a"], "time_s": [0.0], "weight": [1.0]}).to_parquet(tmp_path / "attention.parquet")
-    with pytest.raises(FileNotFoundError, match="config.json is missing; give the corpus with --corpus"):
-        slices.cli([str(tmp_path)])
+def test_cli_takes_the_corpus_option_and_warns_on_skipped_answers(tmp_path, capsys):
+    from toolkit.__main__ import main
+
+    corpus = _corpus()
+    corpus_mod.save(corpus, tmp_path / "corpus")
+    attention = _attention(corpus)
+    flat = attention["answer_id"] == "c0-q1"
+    attention.loc[flat, "weight"] = 1.0  # no peak: no slice for this answer
+    run = _run_folder(tmp_path / "run", attention)
+    assert main(["slices", str(run), "--corpus", str(tmp_path / "corpus"), "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["warning: 1 answers got no slice; see slices_skipped.csv"]
+    skipped = pd.read_csv(run / "slices_skipped.csv")
+    assert skipped["answer_id"].tolist() == ["c0-q1"] and skipped["reason"].tolist() == ["flat attention"]
+    table = pd.read_parquet(run / "slices.parquet")
+    assert "c0-q1" not in set(table["answer_id"]) and (table["kind"] == "attention").sum() == 5
+
+
+def test_cli_errors(tmp_path, capsys):
+    from toolkit import cli
+    from toolkit.__main__ import main
+
+    with pytest.raises(FileNotFoundError, match="not a complete run folder .*missing config.json"):
+        cli.slices([str(tmp_path)])
+    run = _run_folder(tmp_path / "run", pd.DataFrame({"answer_id": ["a"], "time_s": [0.0], "weight": [1.0]}))
+    with pytest.raises(FileNotFoundError, match="run.json is missing; give the corpus with --corpus"):
+        cli.slices([str(run)])
+    (run / "run.json").write_text(json.dumps({"corpus": None}))
+    with pytest.raises(ValueError, match="no corpus recorded; give the corpus with --corpus"):
+        cli.slices([str(run)])
+    assert main(["slices", str(run)]) == 1
+    assert capsys.readouterr().err.startswith("error: ")

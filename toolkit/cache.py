@@ -8,8 +8,8 @@ importances, recovery, hirability, tests, controls, studies) is a function decor
 - *every* argument, defaults included (bound with :func:`inspect.signature`, so a parameter
   can never be left out of the key), inputs entering by their fingerprint (a corpus by its
   content, a table by its values, a run or a slice set by the key that made it),
-- the source code the stage runs: the modules it names and every toolkit module they import,
-  transitively.
+- the source code the stage runs: the module that defines the stages (the wiring), the modules
+  the stage names and every toolkit module they import, transitively.
 
 The output lives in ``cache_dir()/<stage>/<key>/``, written into a temporary folder that is
 renamed into place when complete, so an interrupted computation never leaves a half-written
@@ -141,12 +141,18 @@ def _imports(module: str) -> frozenset[str]:
     return frozenset(m for m in found if importlib.util.find_spec(m) is not None)
 
 
+#: Modules that cannot change a stage's result (plumbing, file locations, figures, the command line):
+#: their code is not part of any key, and their imports are not followed.
+_NOT_RESULTS = frozenset(f"{_PACKAGE}.{m}" for m in ("__main__", "cli", "cache", "datasets", "_io", "plots", "report",
+                                                      "pipeline"))
+
+
 def _closure(modules) -> list[str]:
     todo = [m if m.startswith(_PACKAGE) else f"{_PACKAGE}.{m}" for m in modules]
     seen: set[str] = set()
     while todo:
         m = todo.pop()
-        if m in seen:
+        if m in seen or m in _NOT_RESULTS:
             continue
         seen.add(m)
         todo.extend(_imports(m) - seen)
@@ -215,7 +221,8 @@ class Stage:
         self.ignore = ignore
         self.folder_arg = folder_arg
         self._signature = inspect.signature(fn)
-        self._source = inspect.getsource(fn)
+        # the whole module that wires the stages: a stage that calls another one is keyed by its wiring too
+        self._source = inspect.getsource(inspect.getmodule(fn))
 
     def key(self, *args, **kwargs) -> str:
         """The cache key of a call with these arguments."""

@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import sys
 from pathlib import Path
 
-__all__ = ["COMMANDS", "simulate", "extract", "import_", "train", "slices", "analyze", "run", "report"]
+__all__ = ["COMMANDS", "main", "simulate", "extract", "import_", "train", "slices", "analyze", "run", "report"]
 
-_RUN_FILE = "run.json"
+_RUN_FILE = "run.json"  # written by toolkit.pipeline.write_run_file
 
 
 def _defaults(fn) -> dict:
@@ -64,13 +63,6 @@ def _warn_excluded(trained) -> None:
         n_cand = int((trained.excluded["answer_id"].fillna("") == "").sum())
         print(f"warning: left out {n_cand} candidate(s) and {len(trained.excluded) - n_cand} more answer(s) without any "
               f"tracked frame; see excluded.csv", file=sys.stderr)
-
-
-def _write_run_file(run_dir: Path, corpus, **options) -> None:
-    from . import _io
-
-    corpus_path = os.path.relpath(Path(corpus.path).resolve(), run_dir.resolve()) if corpus.path else None
-    _io.write_json(run_dir / _RUN_FILE, {"corpus": corpus_path, **options})
 
 
 def _run_corpus(run_dir: Path, corpus_arg):
@@ -185,7 +177,7 @@ def import_(argv) -> int:
 
 def train(argv) -> int:
     """``train CORPUS RUN``: HireNet with grouped cross-validation."""
-    from . import corpus as corpus_mod, stages
+    from . import corpus as corpus_mod, pipeline, stages
 
     parser = _parser("train", "Train HireNet with cross-validation grouped by position; write predictions, "
                               "out-of-fold attention and metrics into RUN.")
@@ -199,7 +191,7 @@ def train(argv) -> int:
     trained = stages.train(corpus, folds=args.folds, seed=args.seed, epochs=args.epochs, untrained=args.untrained,
                            device=args.device, threads=args.threads, strict=args.strict, progress=not args.quiet)
     trained.save(args.run)
-    _write_run_file(args.run, corpus, folds=args.folds, seed=args.seed, epochs=args.epochs)
+    pipeline.write_run_file(args.run, corpus, folds=args.folds, seed=args.seed, epochs=args.epochs)
     _warn_excluded(trained)
     table = trained.metrics[trained.metrics["metric"].isin(["auc", "f1_macro"])]
     print(f"run written to {args.run}")
@@ -209,7 +201,7 @@ def train(argv) -> int:
 
 def slices(argv) -> int:
     """``slices RUN``: attention slices and random slices of a trained run."""
-    from . import _io, hirenet, stages
+    from . import _io, runs, stages
 
     parser = _parser("slices", "Attention slices and duration-matched random slices of a run "
                                "(writes RUN/slices.parquet and RUN/slices_skipped.csv).")
@@ -220,7 +212,7 @@ def slices(argv) -> int:
     parser.add_argument("--no-overlap", action="store_true", help="random slices never overlap the attention slice")
     _flags(parser)
     args = parser.parse_args(argv)
-    trained = hirenet.load_run(args.run)
+    trained = runs.load_run(args.run)
     corpus = _run_corpus(args.run, args.corpus)
     result = stages.slices(corpus, trained, question=args.question, n_random=args.n_random, seed=args.seed,
                            no_overlap=args.no_overlap)
@@ -234,7 +226,7 @@ def slices(argv) -> int:
 
 def analyze(argv) -> int:
     """``analyze RUN``: every analysis of a trained run's slices."""
-    from . import _io, hirenet, pipeline
+    from . import _io, pipeline, runs
 
     parser = _parser("analyze", "Attention-vs-random classification, SHAP importances, recovery of planted moments "
                                 "(simulated corpora), hirability AUC and its tests; writes RUN/results/*.csv.")
@@ -243,7 +235,7 @@ def analyze(argv) -> int:
     _add(parser, "folds", "seed", "question", "n_random", "repeats", "redraws", defaults=_defaults(pipeline.results))
     _flags(parser)
     args = parser.parse_args(argv)
-    trained = hirenet.load_run(args.run)
+    trained = runs.load_run(args.run)
     corpus = _run_corpus(args.run, args.corpus)
     tables = pipeline.results(corpus, trained, question=args.question, n_random=args.n_random, seed=args.seed,
                               folds=args.folds, repeats=args.repeats, redraws=args.redraws, progress=not args.quiet)
@@ -301,3 +293,10 @@ COMMANDS = {
     "run": (run, "the whole pipeline: train, slices, analyze (and null controls)"),
     "report": (report, "an HTML or Markdown summary of a run"),
 }
+
+
+def main(argv: list[str]) -> int:
+    """Run ``python -m toolkit ARGV`` in this process; returns the exit status (see :mod:`toolkit.__main__`)."""
+    from .__main__ import main as _main
+
+    return _main(list(argv))

@@ -43,7 +43,7 @@ import pandas as pd
 __all__ = [
     "REFERENCES", "OBSERVED", "METRICS", "CLAIMS", "VERDICT_METRICS", "MIN_REPLICATES", "ANXIETY_SIGNS",
     "EDGE_DISCOUNT_S", "EDGE_SHARE", "EDGE_SECONDS", "permute_labels", "effect_zero_twin", "reference_seed",
-    "reference_attention", "edge_rates", "summarize_attention", "run_controls", "empirical_p", "compare", "pooled",
+    "reference_attention", "edge_rates", "summarize_attention", "run_controls", "compare", "pooled",
     "edge_study", "plot_nulls", "plot_edge_study",
 ]
 
@@ -195,15 +195,15 @@ def reference_seed(reference: str, replicate: int, seed: int = 0) -> int:
 
 def _train_options(run) -> dict:
     """The keyword arguments of :func:`toolkit.stages.train` that made ``run`` (seed and untrained aside)."""
-    from . import hirenet
+    from .model import HireNetConfig
 
     saved = dict(run.config["train"])
-    model = hirenet.HireNetConfig(**run.config["model"])
+    architecture = HireNetConfig(**run.config["model"])
     main = {"folds": saved.pop("folds"), "epochs": saved.pop("epochs"), "device": saved.pop("device"),
             "threads": saved.pop("num_threads")}
     for name in ("seed", "untrained"):
         saved.pop(name)
-    return {**main, "model": model, "options": saved}
+    return {**main, "model": architecture, "options": saved}
 
 
 def reference_attention(corpus, reference: str, replicate: int, run, seed: int = 0,
@@ -217,7 +217,7 @@ def reference_attention(corpus, reference: str, replicate: int, run, seed: int =
         ``trained`` is ``run`` itself.
     replicate : int
         Replicate number (its seed: :func:`reference_seed`).
-    run : toolkit.hirenet.Run
+    run : toolkit.runs.Run
         The trained run; the null networks are trained with its options and architecture
         (through the cached stage :func:`toolkit.stages.train`).
     seed : int
@@ -462,7 +462,7 @@ def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCE
     Parameters
     ----------
     corpus : toolkit.corpus.Corpus
-    run : toolkit.hirenet.Run
+    run : toolkit.runs.Run
         The trained run (its attention is the observed source; its options train the null networks).
     n_replicates : int or dict
         Replicates per reference, or a dict reference -> replicates.
@@ -521,21 +521,23 @@ VERDICT_METRICS: tuple[str, ...] = tuple(metric for _, metric in CLAIMS)
 MIN_REPLICATES = 19
 
 
-def empirical_p(observed: float, null, direction: str = "greater") -> float:
-    """The empirical p-value :math:`(1 + \#\{null \ge observed\}) / (1 + n)` (``<=`` for "less")."""
+def _empirical_p(observed: float, null, direction: str) -> float:
+    """:func:`toolkit.stats.empirical_p_value` over the finite replicates; NaN when there is nothing to compare."""
+    from . import stats
+
     null = np.asarray(null, float)
     null = null[np.isfinite(null)]
     if not np.isfinite(observed) or null.size == 0:
         return np.nan
-    extreme = null >= observed if direction == "greater" else null <= observed
-    return float((1 + np.count_nonzero(extreme)) / (1 + null.size))
+    return stats.empirical_p_value(observed, null, alternative="greater" if direction == "greater" else "less")
 
 
 def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None, min_replicates: int = MIN_REPLICATES) -> pd.DataFrame:
     """The verdict table: each claim's metric against each null reference separately, Holm across claims.
 
     For every metric and reference, the empirical p-value of the observed (trained) value on that
-    reference's replicates (:func:`empirical_p`, in the direction the claim needs, :data:`METRICS`);
+    reference's replicates (:func:`toolkit.stats.empirical_p_value`, in the direction the claim needs,
+    :data:`METRICS`);
     then, per reference, Holm's correction across the metrics of the table. A claim *survives*
     against a reference when its adjusted p is at most ``alpha``; with fewer than
     ``min_replicates`` replicates, the smallest p it could reach is too large to ever pass, and the
@@ -583,14 +585,15 @@ def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None, min_replicat
                          "null_mean": float(v.mean()) if v.size else np.nan,
                          "null_min": float(v.min()) if v.size else np.nan,
                          "null_max": float(v.max()) if v.size else np.nan,
-                         "n_replicates": int(v.size), "p": empirical_p(observed, v, direction)})
+                         "n_replicates": int(v.size), "p": _empirical_p(observed, v, direction)})
     out = pd.DataFrame(rows)
     out["p_holm"] = np.nan
     for r, idx in out.groupby("reference", sort=False).groups.items():
         p = out.loc[idx, "p"].to_numpy(float)
         ok = np.isfinite(p)
         adjusted = np.full(p.size, np.nan)
-        adjusted[ok] = stats.holm(p[ok])
+        if ok.any():
+            adjusted[ok] = stats.holm(p[ok])
         out.loc[idx, "p_holm"] = adjusted
 
     def verdict(row) -> str:

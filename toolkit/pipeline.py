@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import _io
 
-__all__ = ["PipelineResult", "run", "results"]
+__all__ = ["PipelineResult", "run", "results", "write_run_file"]
 
 
 @dataclass
@@ -39,6 +39,16 @@ class PipelineResult:
 
     def __repr__(self) -> str:
         return f"PipelineResult({self.path}, tables={sorted(self.tables)})"
+
+
+def write_run_file(run_dir, corpus, **options) -> Path:
+    """Write ``RUN/run.json``: the corpus folder relative to the run folder, and the options of the run.
+
+    No absolute path is written, so a run folder stays valid when the corpus and the run move together.
+    """
+    run_dir = Path(run_dir)
+    corpus_path = os.path.relpath(Path(corpus.path).resolve(), run_dir.resolve()) if corpus.path else None
+    return _io.write_json(run_dir / "run.json", {"corpus": corpus_path, **options})
 
 
 def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: int = 0, folds: int = 5,
@@ -107,6 +117,7 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device
 
     if not isinstance(corpus, corpus_mod.Corpus):
         corpus = corpus_mod.load(corpus)
+    source = corpus  # the corpus folder recorded in run.json, even when some clips are left out
     run_dir = Path(run_dir)
     results_dir = run_dir / "results"
     seconds: dict[str, float] = {}
@@ -138,9 +149,6 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device
 
     for name, table in tables.items():
         _io.write_csv(results_dir / f"{name}.csv", table)
-    corpus_path = os.path.relpath(Path(corpus.path).resolve(), run_dir.resolve()) if corpus.path else None
-    _io.write_json(run_dir / "run.json", {
-        "corpus": corpus_path, "folds": folds, "seed": seed, "epochs": epochs, "question": question,
-        "n_random": n_random, "repeats": repeats, "redraws": redraws, "null": null,
-        "seconds": {k: round(v, 1) for k, v in seconds.items()}})
+    write_run_file(run_dir, source, folds=folds, seed=seed, epochs=epochs, question=question, n_random=n_random,
+                   repeats=repeats, redraws=redraws, null=null, seconds={k: round(v, 1) for k, v in seconds.items()})
     return PipelineResult(run_dir, trained, sliced, tables, seconds)

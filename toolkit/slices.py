@@ -65,7 +65,9 @@ def smooth(time_s, weight, smooth_s: float = 0.5) -> np.ndarray:
     the nearest frame whose window fits inside the answer: the window is shifted inwards, as
     ``scipy.signal.savgol_filter(..., polyorder=0, mode="interp")`` does on a regular grid.
     Every smoothed value is then a mean over a full-width window, and frames in the first
-    (last) half-window share the value of the first (last) full window. A window fits when
+    (last) half-window share the value of the first (last) full window. A frame that this
+    nearest full window does not hold (the last frames after a tracking gap longer than the
+    window) gets a full-width window ending (starting) at it instead. A window fits when
     it reaches less than one frame interval (``time_s[1] - time_s[0]`` at the start, the last
     interval at the end) beyond the answer's first or last frame, so on a regular grid it
     holds as many frames as in the interior. Interior values are those of the plain centred
@@ -104,9 +106,18 @@ def smooth(time_s, weight, smooth_s: float = 0.5) -> np.ndarray:
     last = int(np.searchsorted(t, 2 * t[-1] - t[-2] - half, side="left")) - 1  # last that fits
     if first > last:
         return np.full(n, csum[-1] / n)
-    nearest = np.clip(np.arange(n), first, last)
-    lo, hi = lo[nearest], hi[nearest]
-    return (csum[hi] - csum[lo]) / (hi - lo)
+    index = np.arange(n)
+    nearest = np.clip(index, first, last)
+    out_lo, out_hi = lo[nearest], hi[nearest]
+    # After a tracking gap the nearest full window may not hold the frame at all: such a frame
+    # gets a full-width window that starts (ends) at it instead.
+    away = np.abs(t - t[nearest]) > half
+    if away.any():
+        at_start = away & (index < first)
+        at_end = away & (index > last)
+        out_lo = np.where(at_start, index, np.where(at_end, np.searchsorted(t, t - 2 * half, side="left"), out_lo))
+        out_hi = np.where(at_start, np.searchsorted(t, t + 2 * half, side="right"), np.where(at_end, index + 1, out_hi))
+    return (csum[out_hi] - csum[out_lo]) / (out_hi - out_lo)
 
 
 def find_slice(time_s, weight, smooth_s: float = 0.5, min_s: float = 0.5, max_s: float = 4.0,

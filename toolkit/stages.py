@@ -73,7 +73,7 @@ def simulate(preset: str = "book", seed: int = 0, progress: bool = False, out=No
 
 # --------------------------------------------------------------------------- training
 
-@stage("train", uses=("hirenet",), ignore=("progress", "threads"), folder_arg="out")
+@stage("train", uses=("training", "runs", "corpus"), ignore=("progress", "threads"), folder_arg="out")
 def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 12, untrained: bool = False, device: str = "auto",
           threads: int = 1, model=None, options: dict | None = None, strict: bool = False, progress: bool = True,
           out=None):
@@ -96,24 +96,24 @@ def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 12, untrained: bo
     device : {"auto", "cpu", "cuda"}
     threads : int
         Torch CPU threads (0: torch's default); not part of the cache key.
-    model : toolkit.hirenet.HireNetConfig, optional
+    model : toolkit.model.HireNetConfig, optional
         The architecture (default sizes when None).
     options : dict, optional
-        Other fields of :class:`toolkit.hirenet.TrainConfig` (``lr``, ``patience``, ...).
+        Other fields of :class:`toolkit.training.TrainConfig` (``lr``, ``patience``, ...).
     strict : bool
         Refuse a corpus with candidates or answers without any tracked frame.
     progress : bool
 
     Returns
     -------
-    toolkit.hirenet.Run
+    toolkit.runs.Run
     """
-    from . import corpus as corpus_mod, hirenet
+    from . import corpus as corpus_mod, runs, training
 
     usable, excluded = corpus_mod.exclude_untracked(corpus, strict=strict)
-    config = hirenet.TrainConfig(folds=folds, seed=seed, epochs=epochs, untrained=untrained, device=device,
+    config = training.TrainConfig(folds=folds, seed=seed, epochs=epochs, untrained=untrained, device=device,
                                  num_threads=threads, **(options or {}))
-    return hirenet.train(usable, out, config=config, model_config=model, progress=progress, excluded=excluded)
+    return runs.train(usable, out, config=config, model_config=model, progress=progress, excluded=excluded)
 
 
 # --------------------------------------------------------------------------- slices
@@ -126,7 +126,7 @@ def slices(corpus, attention, question: int | None = 1, n_random: int = 4, seed:
     Parameters
     ----------
     corpus : toolkit.corpus.Corpus
-    attention : toolkit.hirenet.Run or pandas.DataFrame
+    attention : toolkit.runs.Run or pandas.DataFrame
         A run (its out-of-fold attention) or any attention-like table.
     question : int or None
         The question whose answers are sliced (the poster: 1; None: every answer).
@@ -152,10 +152,16 @@ def slices(corpus, attention, question: int | None = 1, n_random: int = 4, seed:
 
 @stage("slice_features", uses=("slices",))
 def slice_features(corpus, slices, threshold=None, k: float = 2.0):
-    """Facial features of each slice relative to its answer's usual (``*_delta``, ``*_std``, ``*_active``)."""
+    """Facial features of each slice relative to its answer's usual (``*_delta``, ``*_std``, ``*_active``).
+
+    A slice without any tracked frame gets NaN features (its ``n_frames`` is 0); the analyses impute them
+    on their training folds.
+    """
     from . import slices as slices_mod
 
-    return slices_mod.features(corpus, slices, threshold=threshold, k=k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # slices without a tracked frame: n_frames == 0, NaN features
+        return slices_mod.features(corpus, slices, threshold=threshold, k=k)
 
 
 @stage("salience", uses=("analysis",))

@@ -1,0 +1,188 @@
+"""Run folders (DESIGN section 3): what a training writes, and reading it back.
+
+A run folder holds ``config.json``, ``predictions.parquet``, ``attention.parquet``, ``history.csv``,
+``results/training.csv``, ``excluded.csv`` and ``checkpoints/foldK.pt`` (a ``state_dict``, read
+with ``weights_only=True``) with ``checkpoints/foldK.json`` (its configuration and standardiser).
+Every file is written atomically. :func:`train` trains (:func:`toolkit.training.fit`) and writes a
+run folder; the cached stage :func:`toolkit.stages.train` is what the pipeline, the chapters and
+the command line call.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import _io, cache
+from .model import HireNet, HireNetConfig, Standardiser
+
+__all__ = ["Run", "write", "train", "load_run", "load_model"]
+
+
+def _no_exclusions() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in ("candidate_id", "answer_id", "reason")})
+
+
+@dataclass
+class Run:
+    """A trained run: its folder and tables (DESIGN section 3).
+
+    Attributes
+    ----------
+    path : Path
+    config : dict
+        ``config.json``: training and model configuration, corpus fingerprint, device.
+    predictions : DataFrame
+        ``candidate_id, fold, label, score`` (out-of-fold).
+    attention : DataFrame
+        ``answer_id, time_s, weight`` (out-of-fold).
+    history : DataFrame
+        ``fold, epoch, train_loss, val_loss, val_auc, seconds, best``.
+    metrics : DataFrame
+        ``model, metric, value, ci_low, ci_high`` (``results/training.csv``).
+    excluded : DataFrame
+        ``candidate_id, answer_id, reason``: what was left out (``excluded.csv``).
+    """
+
+    path: Path
+    config: dict
+    predictions: pd.DataFrame
+    attention: pd.DataFrame
+    history: pd.DataFrame
+    metrics: pd.DataFrame
+    excluded: pd.DataFrame = dataclasses.field(default_factory=_no_exclusions)
+    _key: str | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    #: The files of a run folder (checkpoints aside).
+    FILES = ("config.json", "predictions.parquet", "attention.parquet", "history.csv", "results/training.csv",
+             "excluded.csv")
+
+    @property
+    def fingerprint(self) -> str:
+        """The key of the training that made this run (a hash of its outputs when unknown)."""
+        if self._key is None:
+            self._key = cache.fingerprint([self.predictions, self.attention])
+        return self._key
+
+    def save(self, folder) -> Path:
+        """Copy the run folder's files and checkpoints into ``folder`` (nothing to do when it is there)."""
+        import shutil
+
+        folder = Path(folder)
+        if folder.resolve() == Path(self.path).resolve():
+            return folder
+        for name in self.FILES + tuple(str(p.relative_to(self.path)) for p in
+                                       sorted((Path(self.path) / "checkpoints").glob("fold*"))):
+            source = Path(self.path) / name
+            if source.exists():
+                with _io.atomic_path(folder / name) as tmp:
+                    shutil.copyfile(source, tmp)
+        # the key of the training that made the run: later stages on the saved folder hit the same cache
+        _io.write_text(folder / ".stage-key", self.fingerprint + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "Run":
+        """Read a run folder (:func:`load_run`)."""
+        return load_run(folder)
+
+
+def write(fitted, run_dir, excluded: pd.DataFrame | None = None) -> Run:
+    """Write what :func:`toolkit.training.fit` returned as a run folder.
+
+    Parameters
+    ----------
+    fitted : toolkit.training.Fitted
+    run_dir : str or Path
+        The run folder (created).
+    excluded : DataFrame, optional
+        What was left out of the corpus before training (``excluded.csv``).
+
+    Returns
+    -------
+    Run
+    """
+    run_dir = Path(run_dir)
+    for fold in fitted.folds:
+        k = fold["fold"]
+        _io.write_json(run_dir / "checkpoints" / f"fold{k}.json",
+                       {key: value for key, value in fold.items() if key != "state_dict"})
+        with _io.atomic_path(run_dir / "checkpoints" / f"fold{k}.pt") as tmp:
+            torch.save(fold["state_dict"], tmp)
+    excluded = _no_exclusions() if excluded is None else excluded
+    _io.write_parquet(run_dir / "predictions.parquet", fitted.predictions)
+    _io.write_parquet(run_dir / "attention.parquet", fitted.attention)
+    _io.write_csv(run_dir / "history.csv", fitted.history)
+    _io.write_csv(run_dir / "results" / "training.csv", fitted.metrics)
+    _io.write_csv(run_dir / "excluded.csv", excluded)
+    _io.write_json(run_dir / "config.json", fitted.config)
+    return Run(run_dir, fitted.config, fitted.predictions, fitted.attention, fitted.history, fitted.metrics, excluded)
+
+
+def train(corpus, run_dir, config=None, model_config: HireNetConfig | None = None, progress: bool = True,
+          excluded: pd.DataFrame | None = None) -> Run:
+    """Train HireNet (:func:`toolkit.training.fit`) and write the run folder (:func:`write`).
+
+    This always trains; the cached stage :func:`toolkit.stages.train` is what loads a run trained
+    before.
+    """
+    from .training import fit
+
+    return write(fit(corpus, config, model_config, progress=progress), run_dir, excluded)
+
+
+def load_run(run_dir) -> Run:
+    """Read a run folder written by :func:`train`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a file of the run is missing (the run is incomplete).
+    """
+    run_dir = Path(run_dir)
+    needed = ["config.json", "predictions.parquet", "attention.parquet", "history.csv", "results/training.csv"]
+    missing = [n for n in needed if not (run_dir / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir}: not a complete run folder (missing {', '.join(missing)}); "
+                                f"train it with tk.stages.train or 'python -m toolkit train'")
+    excluded_path = run_dir / "excluded.csv"
+    excluded = (pd.read_csv(excluded_path, dtype="string", keep_default_na=False) if excluded_path.exists()
+                else _no_exclusions())
+    key = run_dir / ".stage-key"
+    return Run(
+        path=run_dir,
+        config=json.loads((run_dir / "config.json").read_text()),
+        predictions=pd.read_parquet(run_dir / "predictions.parquet"),
+        attention=pd.read_parquet(run_dir / "attention.parquet"),
+        history=pd.read_csv(run_dir / "history.csv"),
+        metrics=pd.read_csv(run_dir / "results" / "training.csv"),
+        excluded=excluded,
+        _key=key.read_text().strip() if key.exists() else None,
+    )
+
+
+def load_model(run_dir, fold: int, device: str = "cpu") -> tuple[HireNet, Standardiser]:
+    """The model of one fold and its standardiser (weights read with ``weights_only=True``).
+
+    Returns
+    -------
+    (HireNet, Standardiser)
+        The model is in eval mode.
+    """
+    run_dir = Path(run_dir)
+    meta_path = run_dir / "checkpoints" / f"fold{fold}.json"
+    weights_path = run_dir / "checkpoints" / f"fold{fold}.pt"
+    if not meta_path.exists() or not weights_path.exists():
+        raise FileNotFoundError(f"{run_dir}/checkpoints: no checkpoint for fold {fold}")
+    meta = json.loads(meta_path.read_text())
+    model_config = HireNetConfig(**meta["model"])
+    model = HireNet(model_config)
+    model.load_state_dict(torch.load(weights_path, map_location=device, weights_only=True))
+    model.to(device).eval()
+    s = meta["standardiser"]
+    return model, Standardiser(tuple(s["features"]), np.asarray(s["mean"]), np.asarray(s["std"]))
