@@ -342,7 +342,7 @@ def test_empirical_p():
 
 
 COLUMNS = ["metric", "reference", "observed", "observed_min", "observed_max", "null_mean", "null_min", "null_max",
-           "n_replicates", "p", "p_holm", "verdict"]
+           "n_replicates", "p", "p_holm", "needed", "verdict"]
 
 
 def test_compare_p_values_and_verdicts():
@@ -364,7 +364,9 @@ def test_compare_p_values_and_verdicts():
     assert inside["verdict"].tolist() == ["does not survive", "does not survive"]
     # alpha and min_replicates are parameters
     assert controls.compare(_table(1.0, null9), alpha=0.1)["verdict"].iloc[0] == "survives"
-    assert controls.compare(_table(1.0, null9), min_replicates=9)["verdict"].iloc[0] == "does not survive"
+    assert controls.compare(_table(1.0, null9), min_replicates=30)["needed"].iloc[0] == 30
+    # a value inside the null distribution is refuted whatever the number of replicates
+    assert controls.compare(_table(0.5, null9))["verdict"].iloc[0] == "does not survive"
     # a claim of "less" (jaw drop not active) counts the other tail
     less = controls.compare(_table(-1.0, null19, metric="AU26_active"), metrics=["AU26_active"])
     assert less["p"].iloc[0] == pytest.approx(1 / 20) and less["verdict"].iloc[0] == "survives"
@@ -382,7 +384,9 @@ def test_compare_holm_across_claims_per_reference():
     assert t19.loc[("f1_mean", "untrained"), "p"] == pytest.approx(0.05)
     assert t19.loc[("f1_mean", "untrained"), "p_holm"] == pytest.approx(0.1)
     assert t19.loc[("anxiety_signs", "untrained"), "p_holm"] == pytest.approx(0.1)
-    assert set(t19["verdict"]) == {"does not survive"}
+    # Holm over 2 claims needs 2 / 0.05 - 1 = 39 replicates: beyond all 19, no verdict yet
+    assert t19.loc[("f1_mean", "untrained"), "needed"] == 39
+    assert set(t19["verdict"]) == {"not enough replicates"}
     # beyond all 39 replicates: p = 0.025, Holm 0.05: both survive
     t39 = controls.compare(two_claims(39)).set_index(["metric", "reference"])
     assert t39.loc[("f1_mean", "untrained"), "p_holm"] == pytest.approx(0.05)

@@ -539,9 +539,14 @@ def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None, min_replicat
     reference's replicates (:func:`toolkit.stats.empirical_p_value`, in the direction the claim needs,
     :data:`METRICS`);
     then, per reference, Holm's correction across the metrics of the table. A claim *survives*
-    against a reference when its adjusted p is at most ``alpha``; with fewer than
-    ``min_replicates`` replicates, the smallest p it could reach is too large to ever pass, and the
-    verdict is ``not enough replicates``, never a pass. The row of reference ``all`` gives the
+    against a reference when its adjusted p is at most ``alpha``. With :math:`n` replicates an
+    empirical p-value cannot go below :math:`1/(n+1)`, and after Holm's correction over :math:`m`
+    claims no adjusted p-value can go below :math:`m/(n+1)`: a verdict needs at least
+    ``max(min_replicates, m / alpha - 1)`` replicates (119 for the six claims of :data:`CLAIMS`).
+    When a reference has fewer and the observed value lies beyond every one of its replicates, more
+    replicates could still make the claim pass: the verdict is ``not enough replicates``, never a
+    pass (and never a fail). When some replicates reach the observed value, the claim ``does not
+    survive`` against that reference. The row of reference ``all`` gives the
     claim's overall verdict: ``survives`` only when it survives against every reference that
     applies, ``not enough replicates`` when some reference has too few and none refutes it.
     With several trained seeds (``replicate`` > 0 of ``trained``), the observed value is their mean.
@@ -554,14 +559,15 @@ def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None, min_replicat
     metrics : sequence of str, optional
         Default :data:`VERDICT_METRICS` present in ``table``.
     min_replicates : int
-        Fewest replicates of a reference for a verdict.
+        Fewest replicates of a reference for any verdict (raised to ``m / alpha - 1`` by Holm's
+        correction over ``m`` claims).
 
     Returns
     -------
     pandas.DataFrame
         ``metric``, ``reference``, ``observed``, ``observed_min``, ``observed_max`` (spread over
         trained seeds), ``null_mean``, ``null_min``, ``null_max``, ``n_replicates``, ``p``,
-        ``p_holm``, ``verdict``.
+        ``p_holm``, ``needed`` (replicates this reference needs for a verdict), ``verdict``.
     """
     from . import stats
 
@@ -588,6 +594,7 @@ def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None, min_replicat
                          "n_replicates": int(v.size), "p": _empirical_p(observed, v, direction)})
     out = pd.DataFrame(rows)
     out["p_holm"] = np.nan
+    out["needed"] = int(min_replicates)
     for r, idx in out.groupby("reference", sort=False).groups.items():
         p = out.loc[idx, "p"].to_numpy(float)
         ok = np.isfinite(p)
@@ -595,13 +602,15 @@ def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None, min_replicat
         if ok.any():
             adjusted[ok] = stats.holm(p[ok])
         out.loc[idx, "p_holm"] = adjusted
+        out.loc[idx, "needed"] = max(int(min_replicates), int(np.ceil(ok.sum() / alpha - 1 - 1e-9)))
 
     def verdict(row) -> str:
         if not np.isfinite(row["p_holm"]):
             return "not measured"
         if row["p_holm"] <= alpha:
             return "survives"
-        return "not enough replicates" if row["n_replicates"] < min_replicates else "does not survive"
+        beyond_all = row["p"] <= 1 / (row["n_replicates"] + 1) + 1e-12
+        return "not enough replicates" if row["n_replicates"] < row["needed"] and beyond_all else "does not survive"
 
     out["verdict"] = out.apply(verdict, axis=1) if len(out) else pd.Series(dtype=str)
     overall = []
@@ -622,7 +631,8 @@ def compare(table: pd.DataFrame, alpha: float = 0.05, metrics=None, min_replicat
                         "null_max": sub["null_max"].max() if len(sub) else np.nan,
                         "n_replicates": int(sub["n_replicates"].min()) if len(sub) else 0,
                         "p": sub["p"].max() if len(sub) else np.nan,
-                        "p_holm": sub["p_holm"].max() if len(sub) else np.nan, "verdict": v})
+                        "p_holm": sub["p_holm"].max() if len(sub) else np.nan,
+                        "needed": int(sub["needed"].max()) if len(sub) else int(min_replicates), "verdict": v})
     out = pd.concat([out, pd.DataFrame(overall)], ignore_index=True)
     order = {m: i for i, m in enumerate(metrics)}
     ref_order = {r: i for i, r in enumerate([*refs, "all"])}
