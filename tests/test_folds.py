@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-from toolkit import folds
+from toolkit import folds, hirability, training
+from toolkit.training import TrainConfig
 
 
 def _items(n_groups=23, per_group=(2, 9), seed=0):
@@ -74,3 +75,33 @@ def test_checks_and_messages():
                        check_training_labels=True)
     with pytest.raises(ValueError, match="needs a label"):
         folds.fold_ids(groups, 2, stratified=True)
+
+
+# --------------------------------------------------------------------------- every caller keeps its folds
+
+def test_hirability_outer_folds_are_stratified_group_kfold_by_position():
+    groups, label = _items(n_groups=17, seed=2)
+    for seed in (0, 3):
+        direct = _direct(StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed), groups, label)
+        np.testing.assert_array_equal(hirability.outer_folds(label, groups, n_splits=5, seed=seed), direct)
+
+
+def test_training_folds_are_stratified_group_kfold_by_position():
+    groups, label = _items(n_groups=12, seed=4)
+
+    class Data:  # the two fields of training._Data the folds read
+        positions = groups
+        labels = label
+
+    for seed in (0, 2):
+        config = TrainConfig(folds=4, seed=seed)
+        outer = training._outer_folds(Data, config)
+        np.testing.assert_array_equal(
+            outer, _direct(StratifiedGroupKFold(n_splits=4, shuffle=True, random_state=seed), groups, label))
+        for k in range(4):
+            candidates = np.flatnonzero(outer != k)
+            train, val = training._inner_split(Data, candidates, config, k)
+            inner = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed + 1000 + k)
+            train_d, val_d = next(inner.split(np.zeros(candidates.size), label[candidates], groups[candidates]))
+            np.testing.assert_array_equal(train, candidates[train_d])
+            np.testing.assert_array_equal(val, candidates[val_d])
