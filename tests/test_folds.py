@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-from toolkit import folds, hirability, training
+from toolkit import classify, folds, hirability, training
 from toolkit.training import TrainConfig
 
 
@@ -78,6 +78,17 @@ def test_checks_and_messages():
 
 
 # --------------------------------------------------------------------------- every caller keeps its folds
+
+def test_classify_folds_are_group_kfold_by_candidate():
+    groups, label = _items(n_groups=30)
+    for seed in (0, 5):
+        ours = classify._splits(groups, 5, seed)
+        direct = list(GroupKFold(5, shuffle=True, random_state=seed).split(np.zeros(groups.size), label, groups))
+        assert len(ours) == len(direct)
+        for (a, b), (c, d) in zip(ours, direct):
+            np.testing.assert_array_equal(a, c)
+            np.testing.assert_array_equal(b, d)
+
 
 def test_hirability_outer_folds_are_stratified_group_kfold_by_position():
     groups, label = _items(n_groups=17, seed=2)
