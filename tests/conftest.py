@@ -1,4 +1,4 @@
-"""Shared fixtures: a built book (once per session)."""
+"""Shared fixtures: a built book (once per session), a corpus of planted bursts."""
 from __future__ import annotations
 
 import json
@@ -23,3 +23,11 @@ def built_book() -> Path:
     last = json.loads((ROOT / "book" / "_build" / "last-build.json").read_text())
     assert last["status"] == 0
     return html
+
+
+@pytest.fixture(scope="module")
+def burst():
+    """A corpus of 40 answers with one AU45 burst each, and the bursts' times (:mod:`slice_cases`)."""
+    from slice_cases import burst_corpus
+
+    return burst_corpus()

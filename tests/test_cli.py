@@ -45,8 +45,9 @@ def test_every_command_is_a_function_of_toolkit_cli():
         assert help_ and "\n" not in help_
 
 
-@pytest.mark.parametrize("module", ["analysis", "extract", "hirability", "model", "training", "runs", "importers",
-                                    "report", "simulate", "slices"])
+@pytest.mark.parametrize("module", ["salience", "classify", "importances", "recovery", "folds", "models", "extract",
+                                    "hirability", "model", "training", "runs", "importers", "report", "simulate",
+                                    "slices"])
 def test_modules_no_longer_have_their_own_command_line(module):
     assert not hasattr(importlib.import_module(f"toolkit.{module}"), "cli")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit import analysis, calibration, controls, model, runs, simulate, stages, training
+from toolkit import calibration, controls, model, runs, salience, simulate, stages, training
 from toolkit.corpus import Corpus
 
 
@@ -147,7 +147,7 @@ def test_twin_needs_a_simulated_corpus(corpus):
 # --------------------------------------------------------------------------- one source's headline numbers
 
 def test_summarize_attention_is_reproducible_and_in_range(small):
-    att = analysis.salience(small)
+    att = salience.salience(small)
     a = controls.summarize_attention(small, att, seed=2, n_splits=3, tune=False)
     # (toolkit.hirability's Lasso is not seeded: liblinear's shuffling wobbles in the 5th digit)
     b = controls.summarize_attention(small, att, seed=2, n_splits=3, hirability=False, tune=False)
@@ -233,7 +233,7 @@ def test_reference_attention_of_each_reference(small, tmp_path, monkeypatch):
     att, on = controls.reference_attention(small, "trained", 0, run, seed=5)
     assert att is observed and on is small and calls == []
     att, on = controls.reference_attention(small, "salience", 2, run, seed=5)
-    pd.testing.assert_frame_equal(att, analysis.salience(small))
+    pd.testing.assert_frame_equal(att, salience.salience(small))
     assert on is small and calls == []
     # the null networks are trained with the run's options and architecture, on their own seeds
     expected = {"folds": 3, "epochs": 2, "device": "auto", "threads": 1,
@@ -312,7 +312,7 @@ def test_run_controls_is_cached_and_reproducible(small, tmp_path, monkeypatch):
 
 
 def test_run_controls_rejects_unknown_references(small, tmp_path):
-    run = _fake_run(small, analysis.salience(small), tmp_path)
+    run = _fake_run(small, salience.salience(small), tmp_path)
     with pytest.raises(ValueError, match="unknown reference"):
         controls.run_controls(small, run, references=("shuffled",))
     with pytest.raises(ValueError, match="must be >= 0"):

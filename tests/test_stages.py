@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toolkit import analysis, cache, cli, pipeline, stages, training
+from toolkit import cache, classify, cli, pipeline, stages, training
 from toolkit import corpus as corpus_mod
 from toolkit import simulate as sim
 from toolkit.__main__ import main
@@ -255,7 +255,7 @@ def test_run_writes_the_tables_the_stages_return(folders, monkeypatch):
     trained = stages.train(corpus, folds=FOLDS, epochs=EPOCHS)
     sliced = stages.slices(corpus, trained)
     features = stages.slice_features(corpus, sliced)
-    avr = analysis.summarize(stages.attention_vs_random(features, folds=FOLDS, repeats=REPEATS), n_splits=FOLDS)
+    avr = classify.summarize(stages.attention_vs_random(features, folds=FOLDS, repeats=REPEATS), n_splits=FOLDS)
     importances = stages.importances(features, folds=FOLDS).table
     recovery = stages.recovery(corpus, sliced)
     hirability = stages.hirability(corpus, trained, folds=FOLDS, redraws=REDRAWS)

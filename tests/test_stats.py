@@ -69,6 +69,17 @@ def test_auc_hand_computed_ties():
     assert stats.auc([True, False, False], [0.1, 0.2, 0.3]) == 0.0
 
 
+def test_auc_or_nan_is_the_auc_or_nan_on_a_single_class():
+    from sklearn.metrics import roc_auc_score
+
+    y, a, _ = _data(n=70, round_to=1)
+    assert stats.auc_or_nan(y, a) == stats.auc(y, a) == pytest.approx(roc_auc_score(y, a), abs=1e-12)
+    assert np.isnan(stats.auc_or_nan([1, 1, 1], [0.1, 0.2, 0.3]))   # a fold with one class has no AUC
+    assert np.isnan(stats.auc_or_nan(np.array([0, 0]), [0.3, 0.3]))
+    with pytest.raises(ValueError, match="only the labels 0 and 1"):  # other bad input is refused as by auc
+        stats.auc_or_nan([0, 1, 2], [0.1, 0.2, 0.3])
+
+
 def test_auc_refuses_single_class_and_bad_labels():
     with pytest.raises(ValueError, match="needs both classes.*only label 1"):
         stats.auc([1, 1, 1], [0.1, 0.2, 0.3])

@@ -14,9 +14,9 @@ __version__ = "0.1.0"
 import importlib
 
 _SUBMODULES = (
-    "analysis", "cache", "calibration", "cli", "controls", "corpus", "datasets", "extract", "hirability",
-    "importers", "model", "pipeline", "plots", "report", "runs", "simulate", "slices", "stages", "stats", "training",
-    "vocabulary",
+    "cache", "calibration", "classify", "cli", "controls", "corpus", "datasets", "extract", "folds", "hirability",
+    "importances", "importers", "model", "models", "pipeline", "plots", "recovery", "report", "runs", "salience",
+    "simulate", "slices", "stages", "stats", "training", "vocabulary",
 )
 
 

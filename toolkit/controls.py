@@ -13,7 +13,7 @@ recovery of planted moments, hirability) is read beside the same result computed
     HireNet trained on a copy of the corpus whose labels are shuffled among the candidates of
     each position (:func:`permute_labels`; frames untouched);
 ``salience``
-    the label-free salience score :func:`toolkit.analysis.salience` in place of attention
+    the label-free salience score :func:`toolkit.salience.salience` in place of attention
     (deterministic: its replicates redraw the random slices and the folds);
 ``twin``
     simulated corpora only: HireNet trained on the effect-0 twin (:func:`effect_zero_twin`),
@@ -336,11 +336,11 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
       the poster), cross-validated by candidate, ``n_repeats`` repeats (chapter 04 uses 5 and
       the forest too; 1 repeat keeps the null replicates cheap); its strength is tuned by an
       inner cross-validation as in chapter 04 (``tune``) or fixed at ``C = 0.1``;
-    - ``overlap_linked``, ``overlap_distractor``, ``preference``: :func:`toolkit.analysis.recovery`
+    - ``overlap_linked``, ``overlap_distractor``, ``preference``: :func:`toolkit.recovery.recovery`
       without bootstrap (simulated corpora); *linked* means the anxiety and positive kinds, also
       in the effect-0 twin where they are no longer linked to the label;
     - ``slices_start``, ``slices_middle``, ``slices_end``, ``slices_ends``: where attention slices
-      sit (:func:`toolkit.analysis.slice_positions`);
+      sit (:func:`toolkit.recovery.slice_positions`);
     - ``edge_start_2pct``, ``edge_end_2pct``, ``edge_start_1s``, ``edge_end_1s``: see :func:`edge_rates`;
     - ``anxiety_signs`` and the four features of :data:`ANXIETY_SIGNS`: a cheap importance
       profile in place of SHAP (chapter 05). Each is the difference of the feature's mean between
@@ -372,7 +372,7 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
     hirability : bool
         Compute the hirability AUCs (the slowest part).
     tune : bool
-        Tune the attention-vs-random Lasso (as :func:`toolkit.analysis.make_models`) or fix ``C = 0.1``
+        Tune the attention-vs-random Lasso (as :func:`toolkit.models.make_models`) or fix ``C = 0.1``
         (much faster on small corpora, where scikit-learn's overhead dominates).
 
     Returns
@@ -380,7 +380,7 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
     dict
         Metric name -> value (NaN where a metric cannot be computed, e.g. overlap without episodes).
     """
-    from . import analysis, stages
+    from . import recovery, stages
 
     sliceset = stages.slices(corpus, attention, question=question, n_random=n_random, seed=seed,
                              edge_discount_s=edge_discount_s)
@@ -406,7 +406,7 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
         out["overlap_distractor"] = float(rec.get(("distractor", "ratio"), np.nan))
         out["preference"] = float(rec.get(("linked vs distractor", "preference"), np.nan))
 
-    pos = analysis.slice_positions(sliceset, corpus)
+    pos = recovery.slice_positions(sliceset, corpus)
     loc = pos.loc[pos["kind"] == "attention", "location"].value_counts(normalize=True)
     for name in ("start", "middle", "end"):
         out[f"slices_{name}"] = float(loc.get(name, 0.0))

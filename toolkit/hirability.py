@@ -33,15 +33,17 @@ import numpy as np
 import pandas as pd
 
 from . import stats
+from .folds import fold_ids, splitter
+from .models import HIRABILITY_MODELS, make_model
 
 __all__ = [
-    "MODELS", "POSTER_AUC", "HirabilityResult", "candidate_features", "make_model", "outer_folds",
+    "MODELS", "POSTER_AUC", "HirabilityResult", "candidate_features", "outer_folds",
     "cross_validated_scores", "hirability_auc", "permutation_tests", "poster_table",
     "plot_redraw_null",
 ]
 
-#: The four classifiers of the poster, in its order.
-MODELS: tuple[str, ...] = ("RF", "Lasso", "linear SVM", "RBF SVM")
+#: The four classifiers of the poster, in its order (built by :func:`toolkit.models.make_model`).
+MODELS: tuple[str, ...] = HIRABILITY_MODELS
 
 #: The poster's AUCs (random / attention).
 POSTER_AUC = pd.DataFrame({
@@ -118,79 +120,20 @@ def candidate_features(features: pd.DataFrame, candidates: pd.DataFrame) -> pd.D
                                                   ignore_index=True)
 
 
-# --------------------------------------------------------------------------- models and folds
-
-def make_model(name: str, seed: int = 0, tune: bool = True):
-    """A scikit-learn pipeline (median imputation, standardisation, classifier) and its grid.
-
-    Parameters
-    ----------
-    name : {"RF", "Lasso", "linear SVM", "RBF SVM"}
-    seed : int
-        Seed of the random forest.
-    tune : bool
-        Return the hyper-parameter grid for the inner cross-validation; False returns an empty
-        grid (the middle value of each grid is the fixed default).
-
-    Returns
-    -------
-    pipeline : sklearn.pipeline.Pipeline
-    grid : dict
-        Parameter grid for :class:`~sklearn.model_selection.GridSearchCV` (``model__...``).
-    """
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC, LinearSVC
-
-    if name == "RF":
-        model = RandomForestClassifier(n_estimators=50, min_samples_leaf=10, max_features="sqrt",
-                                       random_state=seed, n_jobs=1)
-        grid = {"model__min_samples_leaf": [3, 30]}
-    elif name == "Lasso":
-        model = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=0.1, max_iter=1000, random_state=seed)
-        grid = {"model__C": [0.03, 0.1, 1.0]}
-    elif name == "linear SVM":
-        model = LinearSVC(C=0.01, max_iter=5000, random_state=seed)
-        grid = {"model__C": [0.001, 0.01, 0.1]}
-    elif name == "RBF SVM":
-        model = SVC(kernel="rbf", C=1.0, gamma="scale")
-        grid = {"model__C": [0.1, 1.0, 10.0]}
-    else:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    pipe = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()),
-                     ("model", model)])
-    return pipe, (grid if tune else {})
-
+# --------------------------------------------------------------------------- folds and out-of-fold scores
 
 def outer_folds(label, groups, n_splits: int = 5, seed: int = 0) -> np.ndarray:
     """Fold of each candidate: stratified by label, grouped by position (a position is never split).
+
+    :func:`toolkit.folds.fold_ids` with the checks of this comparison.
 
     Raises
     ------
     ValueError
         With fewer positions than folds, or when a training fold would hold a single class.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    y = np.asarray(label).astype(int)
-    groups = np.asarray(groups)
-    n_groups = len(np.unique(groups))
-    if n_groups < n_splits:
-        raise ValueError(f"{n_splits}-fold cross-validation grouped by position needs at least "
-                         f"{n_splits} positions, got {n_groups}")
-    fold = np.full(y.size, -1)
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    for k, (_, test) in enumerate(cv.split(np.zeros(y.size), y, groups)):
-        fold[test] = k
-    for k in range(n_splits):
-        train = y[fold != k]
-        if train.min() == train.max():
-            raise ValueError(f"fold {k}: its training candidates all have label {train[0]}; a classifier "
-                             f"cannot be trained (too few positions with both labels)")
-    return fold
+    return fold_ids(groups, n_splits, seed, label=label, group_name="position", item_name="candidate",
+                    check_training_labels=True)
 
 
 def _decision(fitted, X: np.ndarray) -> np.ndarray:
@@ -224,7 +167,7 @@ def cross_validated_scores(X, label, groups, fold, model: str, seed: int = 0, tu
         One score per candidate (higher: more likely invited).
     """
     from sklearn.base import clone
-    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+    from sklearn.model_selection import GridSearchCV
 
     X = np.asarray(X, dtype=float)
     y = np.asarray(label).astype(int)
@@ -239,7 +182,7 @@ def cross_validated_scores(X, label, groups, fold, model: str, seed: int = 0, tu
             raise ValueError(f"fold {k}: its training candidates all have label {y[train][0]}")
         if grid:
             n_inner = min(inner_splits, len(np.unique(groups[train])))
-            inner = StratifiedGroupKFold(n_splits=n_inner, shuffle=True, random_state=seed)
+            inner = splitter(n_inner, seed, stratified=True)
             search = GridSearchCV(clone(pipe), grid, cv=inner, scoring="roc_auc", error_score=np.nan)
             with warnings.catch_warnings():
                 # an inner fold with a single class leaves a NaN score; the grid still chooses

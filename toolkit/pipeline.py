@@ -61,12 +61,12 @@ def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: 
         ``attention_vs_random`` (means with intervals), ``importances``, ``recovery`` (simulated
         corpora only), ``hirability_auc``, ``permutation_tests``.
     """
-    from . import analysis, stages
+    from . import classify, stages
 
     sliced = stages.slices(corpus, trained, question=question, n_random=n_random, seed=seed)
     features = stages.slice_features(corpus, sliced)
     tables = {
-        "attention_vs_random": analysis.summarize(
+        "attention_vs_random": classify.summarize(
             stages.attention_vs_random(features, folds=folds, repeats=repeats, seed=seed, progress=progress),
             n_splits=folds),
         "importances": stages.importances(features, folds=folds, seed=seed, progress=progress).table,

@@ -20,7 +20,7 @@ curve. The rule, which the paper leaves partly open and which we fix here:
 *Random slices* are duration-matched to their answer's attention slice, with a start drawn
 uniformly within the answer (optionally outside the attention slice). The same code runs on
 any attention-like table (``answer_id``, ``time_s``, ``weight``): HireNet attention, the
-label-free salience score (:func:`toolkit.analysis.salience`), untrained-network attention.
+label-free salience score (:func:`toolkit.salience.salience`), untrained-network attention.
 
 *Slice features* compare a slice with the same person's usual (DESIGN section 4): per AU the
 slice mean minus the answer mean (``AUxx_delta``), the slice standard deviation
@@ -356,7 +356,7 @@ def extract(attention: pd.DataFrame, corpus, question: int | None = 1, n_random:
     ----------
     attention : pandas.DataFrame
         Any attention-like table with ``answer_id``, ``time_s``, ``weight`` (HireNet attention,
-        :func:`toolkit.analysis.salience`, untrained-network attention). Weights of frames whose
+        :func:`toolkit.salience.salience`, untrained-network attention). Weights of frames whose
         ``success`` is false in the corpus are ignored (a network gives them weight 0; they do not
         count in the uniform level :math:`1/T`).
     corpus : toolkit.corpus.Corpus

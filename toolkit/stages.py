@@ -164,17 +164,17 @@ def slice_features(corpus, slices, threshold=None, k: float = 2.0):
         return slices_mod.features(corpus, slices, threshold=threshold, k=k)
 
 
-@stage("salience", uses=("analysis",))
+@stage("salience", uses=("salience",))
 def salience(corpus):
     """The label-free salience score of every answer, an attention-like table (a null reference)."""
-    from . import analysis
+    from . import salience as salience_mod
 
-    return analysis.salience(corpus)
+    return salience_mod.salience(corpus)
 
 
 # --------------------------------------------------------------------------- analyses of slices
 
-@stage("attention_vs_random", uses=("analysis",))
+@stage("attention_vs_random", uses=("classify", "models"))
 def attention_vs_random(features, folds: int = 5, repeats: int = 5, seed: int = 0, models: str = "poster",
                         progress: bool = False):
     """Can facial features alone tell attention slices from random slices?
@@ -194,52 +194,51 @@ def attention_vs_random(features, folds: int = 5, repeats: int = 5, seed: int = 
     -------
     pandas.DataFrame
         Per-fold scores: ``model``, ``repeat``, ``fold``, ``metric``, ``value``
-        (:func:`toolkit.analysis.summarize` gives means with intervals).
+        (:func:`toolkit.classify.summarize` gives means with intervals).
     """
-    from . import analysis
+    from . import classify, models as models_mod
 
     chosen = None
-    if models in ("lasso", "lasso_fixed"):
-        lasso = analysis.make_models(seed)["Lasso"]
-        # liblinear shuffles with numpy's global state unless given a seed
-        chosen = {"Lasso": lasso.set_params(estimator__model__random_state=seed) if models == "lasso" else
-                  lasso.estimator.set_params(model__C=0.1, model__random_state=seed)}
+    if models == "lasso":
+        chosen = {"Lasso": models_mod.make_models(seed)["Lasso"]}
+    elif models == "lasso_fixed":
+        chosen = {"Lasso": models_mod.fixed_lasso(seed, C=0.1)}
     elif models != "poster":
         raise ValueError(f"models: 'poster', 'lasso' or 'lasso_fixed', got {models!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return analysis.cross_validate(features, seed=seed, n_splits=folds, n_repeats=repeats, models=chosen,
+        return classify.cross_validate(features, seed=seed, n_splits=folds, n_repeats=repeats, models=chosen,
                                        progress=progress)
 
 
-@stage("importances", uses=("analysis",))
+@stage("importances", uses=("importances",))
 def importances(features, folds: int = 5, seed: int = 0, max_per_fold: int = 400, n_background: int = 200,
                 n_trees: int = 100, progress: bool = False):
     """SHAP values of the Lasso and the Random Forest on held-out folds; ``.table`` summarises them.
 
     Returns
     -------
-    toolkit.analysis.Explanation
+    toolkit.importances.Explanation
     """
-    from . import analysis
+    from . import importances as importances_mod
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return analysis.explain(features, seed=seed, n_splits=folds, max_per_fold=max_per_fold,
+        return importances_mod.explain(features, seed=seed, n_splits=folds, max_per_fold=max_per_fold,
                                 n_background=n_background, n_trees=n_trees, progress=progress)
 
 
-@stage("recovery", uses=("analysis", "simulate"))
+@stage("recovery", uses=("recovery", "simulate"))
 def recovery(corpus, slices, n_boot: int = 1000, seed: int = 0):
     """Overlap of slices with the planted moments of a simulated corpus (needs ``episodes.csv``)."""
-    from . import analysis, simulate as sim
+    from . import recovery as recovery_mod, simulate as sim
 
     if corpus.episodes is None:
         raise ValueError("recovery needs a simulated corpus with episodes.csv")
     episodes = corpus.episodes.assign(linked=corpus.episodes["kind"].isin(sim.LINKED_KINDS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return analysis.recovery(slices, episodes, corpus, n_boot=n_boot, seed=seed)
+        return recovery_mod.recovery(slices, episodes, corpus, n_boot=n_boot, seed=seed)
 
 
 # --------------------------------------------------------------------------- hirability

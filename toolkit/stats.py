@@ -1,7 +1,8 @@
 """AUCs and the tests that compare them: bootstrap intervals, paired permutations, DeLong, Holm, redraws.
 
 Every function takes plain arrays (a binary ``y`` and one or two ``score`` vectors on the same
-candidates) and refuses inputs where an AUC is undefined (a single class) with a clear message.
+candidates) and refuses inputs where an AUC is undefined (a single class) with a clear message;
+only :func:`auc_or_nan`, for per-fold scores, returns NaN there instead.
 Random functions take a ``seed``: the same inputs and seed give the same p-value, bit for bit.
 
 The paired permutation test is exact and fast
@@ -120,6 +121,18 @@ def auc(y, score) -> float:
     y = _check_labels(y)
     s = _check_score(score, y.size)
     return float(_auc_ranked(y.astype(bool), s))
+
+
+def auc_or_nan(y, score) -> float:
+    """:func:`auc`, or NaN where ``y`` holds fewer than two classes (a cross-validation fold can).
+
+    For per-fold scores, where a fold without one of the classes has no AUC but should not stop
+    the others; every other bad input is refused as by :func:`auc`.
+    """
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return auc(y, score)
 
 
 def _auc_ranked(pos: np.ndarray, s: np.ndarray) -> float:

@@ -29,7 +29,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from . import stats
+from .folds import fold_ids
 from .model import HireNet, HireNetConfig, Standardiser
+from .models import logistic_baseline
 
 __all__ = ["TrainConfig", "Fitted", "fit", "attention_weights"]
 
@@ -286,20 +289,13 @@ def _predict(model: HireNet, data: _Data, candidates: np.ndarray, standardiser, 
 
 # --------------------------------------------------------------------------- metrics
 
-def _auc(y, s) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    y = np.asarray(y)
-    return float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else float("nan")
-
-
 def _fold_metrics(y, score) -> dict:
     from sklearn.metrics import f1_score
 
     y = np.asarray(y, int)
     pred = (np.asarray(score) >= 0.5).astype(int)
     f1 = f1_score(y, pred, labels=[1, 0], average=None, zero_division=0)
-    return {"auc": _auc(y, score), "f1_invited": float(f1[0]), "f1_not_invited": float(f1[1]),
+    return {"auc": stats.auc_or_nan(y, score), "f1_invited": float(f1[0]), "f1_not_invited": float(f1[1]),
             "f1_macro": float(np.mean(f1))}
 
 
@@ -332,11 +328,6 @@ def _mean_features(data: _Data) -> np.ndarray:
 
 
 def _baselines(data: _Data, folds: np.ndarray, seed: int) -> tuple[pd.DataFrame, list[dict], list[dict]]:
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     X = _mean_features(data)
     y = data.labels
     majority, logistic = [], []
@@ -344,8 +335,7 @@ def _baselines(data: _Data, folds: np.ndarray, seed: int) -> tuple[pd.DataFrame,
         train, test = folds != k, folds == k
         prevalence = y[train].mean()
         majority.append(_fold_metrics(y[test], np.full(test.sum(), float(prevalence >= 0.5))))
-        model = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
-                              LogisticRegression(class_weight="balanced", max_iter=2000, random_state=seed))
+        model = logistic_baseline(seed)
         model.fit(X[train], y[train])
         logistic.append(_fold_metrics(y[test], model.predict_proba(X[test])[:, 1]))
     return X, majority, logistic
@@ -376,26 +366,20 @@ def _check(corpus, data: _Data, config: TrainConfig) -> None:
 
 
 def _outer_folds(data: _Data, config: TrainConfig) -> np.ndarray:
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    splitter = StratifiedGroupKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
-    folds = np.full(len(data.labels), -1)
-    for k, (_, test) in enumerate(splitter.split(np.zeros(len(data.labels)), data.labels, data.positions)):
-        folds[test] = k
-    return folds
+    """Fold of each candidate: stratified by label, grouped by position (:func:`toolkit.folds.fold_ids`)."""
+    return fold_ids(data.positions, config.folds, config.seed, label=data.labels, group_name="position")
 
 
 def _inner_split(data: _Data, candidates: np.ndarray, config: TrainConfig, fold: int):
     """Training and validation candidates (grouped by position); no validation if < 2 positions."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
     groups = data.positions[candidates]
     n_splits = min(max(2, round(1 / config.val_fraction)), len(np.unique(groups)))
     if n_splits < 2:
         return candidates, candidates[:0]
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=config.seed + 1000 + fold)
-    train, val = next(splitter.split(np.zeros(len(candidates)), data.labels[candidates], groups))
-    return candidates[train], candidates[val]
+    # the first fold of a stratified grouped split holds the validation positions
+    inner = fold_ids(groups, n_splits, config.seed + 1000 + fold, label=data.labels[candidates],
+                     group_name="position")
+    return candidates[inner != 0], candidates[inner == 0]
 
 
 # --------------------------------------------------------------------------- training
@@ -447,7 +431,7 @@ def _train_fold(data, fold, train_c, val_c, model_config, config, device, progre
         val_auc, val_loss = float("nan"), float("nan")
         if len(val_c):
             scores, _ = _predict(model, data, val_c, standardiser, device, config.batch_size * 2)
-            val_auc = _auc(data.labels[val_c], scores)
+            val_auc = stats.auc_or_nan(data.labels[val_c], scores)
             p = np.clip(scores, 1e-7, 1 - 1e-7)
             yv = data.labels[val_c]
             val_loss = float(-np.mean(pos_weight * yv * np.log(p) + (1 - yv) * np.log(1 - p)))
