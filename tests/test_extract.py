@@ -257,3 +257,17 @@ def test_dask_gives_the_same_bytes(good_batch):
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1")
         out = ex.extract(manifest, clean.parent / "dask", rate=4, scheduler=cluster.scheduler_address, progress=False)
     _same_bytes(clean, out)
+
+
+def test_mediapipe_start_up_logs_do_not_reach_stderr(model):
+    """MediaPipe's native start-up lines (W0000 ...) would show in every notebook cell that extracts."""
+    import subprocess
+    import sys
+
+    code = ("import toolkit as tk; f = tk.extract.extract_video(tk.datasets.sample('single_face.mp4'), rate=2); "
+            "import sys; print('frames', len(f)); print('python stderr still works', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "frames" in done.stdout
+    assert "python stderr still works" in done.stderr
+    assert not [line for line in done.stderr.splitlines() if line.startswith(("W0000", "I0000", "WARNING: Logging"))]

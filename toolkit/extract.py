@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -303,6 +304,29 @@ def _iter_picked_frames(cap, rate: float, path: Path):
     return decoded
 
 
+@contextlib.contextmanager
+def _native_log_silenced():
+    """Send the process's stderr (file descriptor 2) to /dev/null for a while.
+
+    MediaPipe's native code logs its start-up (``W0000 ... inference_feedback_manager``) straight to
+    file descriptor 2, where no Python setting reaches it and a notebook shows it in a cell. Python's
+    own ``sys.stderr`` is flushed first; errors raised inside still propagate as exceptions.
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (some embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class _Landmarker:
     """A FaceLandmarker in VIDEO mode plus, on demand, one in IMAGE mode for crop retries."""
 
@@ -310,7 +334,8 @@ class _Landmarker:
         from mediapipe.tasks.python import BaseOptions, vision
 
         self._vision, self._base, self._model, self._max_faces = vision, BaseOptions, model_file, max_faces
-        self.video = vision.FaceLandmarker.create_from_options(self._options(vision.RunningMode.VIDEO))
+        with _native_log_silenced():
+            self.video = vision.FaceLandmarker.create_from_options(self._options(vision.RunningMode.VIDEO))
         self._image = None
         self._stems = None
 
@@ -322,7 +347,9 @@ class _Landmarker:
     @property
     def image(self):
         if self._image is None:
-            self._image = self._vision.FaceLandmarker.create_from_options(self._options(self._vision.RunningMode.IMAGE))
+            with _native_log_silenced():
+                self._image = self._vision.FaceLandmarker.create_from_options(
+                    self._options(self._vision.RunningMode.IMAGE))
         return self._image
 
     def close(self):
