@@ -490,7 +490,7 @@ def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCE
     params = {"question": question, "n_random": n_random, "folds": n_splits, "repeats": n_repeats,
               "edge_discount_s": edge_discount_s, "hirability": hirability, "tune": tune}
     jobs = [(OBSERVED, 0)] + [(ref, r) for ref in references for r in range(counts[ref])]
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     rows = []
     for ref, r in tqdm(jobs, desc="null controls", unit="source", disable=not progress):
