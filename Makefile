@@ -31,7 +31,7 @@ test: setup
 book: setup
 	$(BIN)/python book/build.py html
 
-book-student: book
+book-student: setup
 	$(BIN)/python book/build.py student
 
 benchmarks: setup

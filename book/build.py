@@ -5,8 +5,8 @@
     build the HTML book into ``book/_build/html``. Any cell error, or any Sphinx warning, fails
     the build with a non-zero exit.
 ``python book/build.py student``
-    Write the exercise version of every notebook (cells tagged ``solution`` removed) to
-    ``book/_student/`` as MyST ``.md`` and ``.ipynb`` files.
+    Write the exercise version of every notebook (each cell tagged ``solution`` replaced by an
+    empty answer cell) to ``book/_student/`` as MyST ``.md`` notebooks; no book build needed.
 """
 from __future__ import annotations
 
@@ -77,30 +77,44 @@ def build_html(strict: bool = True) -> int:
     return status
 
 
+#: What a student finds where a solution was.
+ANSWER_CELL = "# Your answer here"
+
+
 def strip_solutions(text: str):
-    """Return the notebook (jupytext MyST text) with every cell tagged ``solution`` removed."""
+    """Return the notebook (jupytext MyST text) with every cell tagged ``solution`` replaced by an empty
+    answer cell (a code cell holding only :data:`ANSWER_CELL`)."""
     import jupytext
+    from nbformat.v4 import new_code_cell
 
     nb = jupytext.reads(text, fmt="md:myst")
-    kept = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
-    nb.cells = kept
+    cells = []
+    for cell in nb.cells:
+        if "solution" in cell.get("metadata", {}).get("tags", []):
+            cells.append(new_code_cell(ANSWER_CELL))
+        else:
+            cells.append(cell)
+    nb.cells = cells
     return nb
 
 
 def build_student() -> int:
-    """Write the student version of every notebook (no solution cells) to book/_student."""
+    """Write the student version of every notebook (solutions replaced by answer cells) to book/_student.
+
+    Needs no book build: it only rewrites the chapters' text, as MyST ``.md`` notebooks (one format, the
+    chapters' own; they open as notebooks in ``make lab``).
+    """
     import jupytext
 
     out = BOOK / "_student"
     out.mkdir(parents=True, exist_ok=True)
-    n_removed = 0
+    n_replaced = 0
     for path in sorted((ROOT / "notebooks").glob("*.md")):
         text = path.read_text()
         nb = strip_solutions(text)
-        n_removed += len(jupytext.reads(text, fmt="md:myst").cells) - len(nb.cells)
+        n_replaced += sum(c.source == ANSWER_CELL for c in nb.cells)
         jupytext.write(nb, out / path.name, fmt="md:myst")
-        jupytext.write(nb, out / (path.stem + ".ipynb"))
-    print(f"student notebooks in {out} ({n_removed} solution cells removed)")
+    print(f"student notebooks in {out} ({n_replaced} solution cells replaced by answer cells)")
     return 0
 
 

@@ -61,11 +61,21 @@ def test_student_version_strips_solution_cells():
     spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
-    text = NOTEBOOKS[0].read_text()
-    nb = build.strip_solutions(text)
-    assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
-    assert len(nb.cells) < text.count("```{code-cell}") + text.count("\n#") + 100
-    assert any(c.cell_type == "code" for c in nb.cells), "non-solution code cells are kept"
+    for path in NOTEBOOKS:
+        text = path.read_text()
+        nb = build.strip_solutions(text)
+        assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
+        assert "print(" not in "".join(c.source for c in nb.cells if c.source == build.ANSWER_CELL)
+        n_solutions = len(re.findall(r":tags: \[[^\]]*solution", text))
+        assert sum(c.source == build.ANSWER_CELL for c in nb.cells) == n_solutions > 0, path.name
+        assert any(c.cell_type == "code" and c.source != build.ANSWER_CELL for c in nb.cells)
+
+
+def test_solutions_are_collapsed_in_the_book():
+    for path in NOTEBOOKS:
+        for tags in re.findall(r":tags: \[([^\]]*)\]", path.read_text()):
+            if "solution" in tags:
+                assert "hide-cell" in tags, f"{path.name}: a solution cell is not collapsed (tag hide-cell)"
 
 
 @pytest.mark.slow
