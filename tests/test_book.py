@@ -165,3 +165,14 @@ def test_book_in_a_headless_browser(built_book):
                 problems.append(f"broken internal link: {link}")
         browser.close()
     assert not problems, "\n".join(problems)
+
+
+def test_every_exercise_has_a_difficulty_mark():
+    for path in NOTEBOOKS:
+        text = path.read_text()
+        exercises = text[text.index("## Exercises"):]
+        exercises = exercises[:exercises.index("```")]
+        items = re.findall(r"(?m)^\d\. .*", exercises)
+        assert items, f"{path.name}: no exercise"
+        for item in items:
+            assert re.match(r"\d\. \((★ easy|★★ medium|★★★ hard)\) ", item), f"{path.name}: no difficulty mark: {item}"
