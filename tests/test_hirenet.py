@@ -396,3 +396,21 @@ def test_cli_trains_a_corpus_folder(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "4 position(s) for 5 folds" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run2" / "attention.parquet").exists()
+
+
+@pytest.mark.slow
+def test_folds_trained_in_worker_processes_give_the_same_run(corpus):
+    """workers > 1 trains folds side by side in fresh processes: every number is the same as in one process."""
+    config = TrainConfig(**QUICK)
+    noisy = HireNetConfig(hidden_size=8, attention_size=8, dropout=0.2, pool=2)  # dropout draws random numbers
+    one = training.fit(corpus, config, noisy, progress=False, workers=1)
+    two = training.fit(corpus, config, noisy, progress=False, workers=2)
+    pd.testing.assert_frame_equal(one.predictions, two.predictions)
+    pd.testing.assert_frame_equal(one.attention, two.attention)
+    pd.testing.assert_frame_equal(one.history.drop(columns="seconds"), two.history.drop(columns="seconds"))
+    for a, b in zip(one.folds, two.folds):
+        assert a["best_epoch"] == b["best_epoch"] and a["test_candidates"] == b["test_candidates"]
+        for name, tensor in a["state_dict"].items():
+            assert torch.equal(tensor, b["state_dict"][name]), name
+    with pytest.raises(ValueError, match="workers: a positive number"):
+        training.fit(corpus, config, SMALL, progress=False, workers=0)

@@ -36,6 +36,8 @@ def _add(parser, *names: str, defaults: dict) -> None:
         "folds": dict(type=int, metavar="K", help="cross-validation folds (default {})"),
         "seed": dict(type=int, metavar="N", help="random seed (default {})"),
         "threads": dict(type=int, metavar="N", help="torch CPU threads, 0 for torch's default (default {})"),
+        "workers": dict(type=int, metavar="N", help="processes training folds side by side (default: one per core "
+                                                    "for corpora of 200,000 frames or more; same results)"),
         "device": dict(choices=["auto", "cpu", "cuda"], help="where to train: auto is CUDA when present (default {})"),
         "epochs": dict(type=int, metavar="N", help="maximum training epochs per fold (default {})"),
         "question": dict(type=int, metavar="Q", help="question whose answers are sliced (default {})"),
@@ -183,13 +185,14 @@ def train(argv) -> int:
                               "out-of-fold attention and metrics into RUN.")
     parser.add_argument("corpus", help="corpus folder")
     parser.add_argument("run", type=Path, help="run folder (created)")
-    _add(parser, "folds", "epochs", "seed", "device", "threads", defaults=_defaults(stages.train))
+    _add(parser, "folds", "epochs", "seed", "device", "threads", "workers", defaults=_defaults(stages.train))
     parser.add_argument("--untrained", action="store_true", help="keep the initial weights (a null reference)")
     _flags(parser, strict=True)
     args = parser.parse_args(argv)
     corpus = corpus_mod.load(args.corpus)
     trained = stages.train(corpus, folds=args.folds, seed=args.seed, epochs=args.epochs, untrained=args.untrained,
-                           device=args.device, threads=args.threads, strict=args.strict, progress=not args.quiet)
+                           device=args.device, threads=args.threads, strict=args.strict, workers=args.workers,
+                           progress=not args.quiet)
     trained.save(args.run)
     pipeline.write_run_file(args.run, corpus, folds=args.folds, seed=args.seed, epochs=args.epochs)
     _warn_excluded(trained)
@@ -254,8 +257,8 @@ def run(argv) -> int:
     parser.add_argument("corpus", type=Path, help="corpus folder")
     parser.add_argument("run", type=Path, help="run folder (created)")
     d = _defaults(pipeline.run)
-    _add(parser, "folds", "epochs", "seed", "device", "threads", "question", "n_random", "repeats", "redraws",
-         defaults=d)
+    _add(parser, "folds", "epochs", "seed", "device", "threads", "workers", "question", "n_random", "repeats",
+         "redraws", defaults=d)
     parser.add_argument("--null", type=int, default=d["null"], metavar="N",
                         help="replicates of each null reference: label-permuted, untrained, salience and "
                              "(simulated corpora only) the effect-free twin (default 0: none)")

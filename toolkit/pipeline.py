@@ -82,7 +82,7 @@ def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: 
 
 def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device: str = "auto", threads: int = 1,
         question: int | None = 1, n_random: int = 4, repeats: int = 5, redraws: int = 19, null: int = 0,
-        strict: bool = False, progress: bool = True) -> PipelineResult:
+        strict: bool = False, workers: int | None = None, progress: bool = True) -> PipelineResult:
     """Train HireNet, extract slices, run every analysis and write the run folder.
 
     Parameters
@@ -91,7 +91,7 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device
         The corpus, or its folder.
     run_dir : str or Path
         The run folder (created if needed).
-    folds, seed, epochs, device, threads :
+    folds, seed, epochs, device, threads, workers :
         Training (:func:`toolkit.stages.train`); ``folds`` and ``seed`` also for the analyses.
     question : int or None
         The question whose answers are sliced (the poster uses the first).
@@ -124,7 +124,7 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device
 
     t = time.perf_counter()
     trained = stages.train(corpus, folds=folds, seed=seed, epochs=epochs, device=device, threads=threads,
-                           strict=strict, progress=progress)
+                           strict=strict, workers=workers, progress=progress)
     trained.save(run_dir)
     seconds["train"] = time.perf_counter() - t
     if len(trained.excluded):

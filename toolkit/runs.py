@@ -125,7 +125,7 @@ def write(fitted, run_dir, excluded: pd.DataFrame | None = None) -> Run:
 
 
 def train(corpus, run_dir, config=None, model_config: HireNetConfig | None = None, progress: bool = True,
-          excluded: pd.DataFrame | None = None) -> Run:
+          excluded: pd.DataFrame | None = None, workers: int | None = None) -> Run:
     """Train HireNet (:func:`toolkit.training.fit`) and write the run folder (:func:`write`).
 
     This always trains; the cached stage :func:`toolkit.stages.train` is what loads a run trained
@@ -133,7 +133,7 @@ def train(corpus, run_dir, config=None, model_config: HireNetConfig | None = Non
     """
     from .training import fit
 
-    return write(fit(corpus, config, model_config, progress=progress), run_dir, excluded)
+    return write(fit(corpus, config, model_config, progress=progress, workers=workers), run_dir, excluded)
 
 
 def load_run(run_dir) -> Run:

@@ -73,10 +73,10 @@ def simulate(preset: str = "book", seed: int = 0, progress: bool = False, out=No
 
 # --------------------------------------------------------------------------- training
 
-@stage("train", uses=("training", "runs", "corpus"), ignore=("progress", "threads"), folder_arg="out")
+@stage("train", uses=("training", "runs", "corpus"), ignore=("progress", "threads", "workers"), folder_arg="out")
 def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 12, untrained: bool = False, device: str = "auto",
-          threads: int = 1, model=None, options: dict | None = None, strict: bool = False, progress: bool = True,
-          out=None):
+          threads: int = 1, model=None, options: dict | None = None, strict: bool = False, workers: int | None = None,
+          progress: bool = True, out=None):
     """HireNet with cross-validation grouped by position: out-of-fold predictions and attention.
 
     Candidates without any tracked frame (and answers without one) are left out and listed in the
@@ -102,6 +102,9 @@ def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 12, untrained: bo
         Other fields of :class:`toolkit.training.TrainConfig` (``lr``, ``patience``, ...).
     strict : bool
         Refuse a corpus with candidates or answers without any tracked frame.
+    workers : int, optional
+        Processes training folds side by side (default: one per core for corpora of 200,000 frames or
+        more); not part of the cache key, since every fold is seeded by its number.
     progress : bool
 
     Returns
@@ -113,7 +116,8 @@ def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 12, untrained: bo
     usable, excluded = corpus_mod.exclude_untracked(corpus, strict=strict)
     config = training.TrainConfig(folds=folds, seed=seed, epochs=epochs, untrained=untrained, device=device,
                                  num_threads=threads, **(options or {}))
-    return runs.train(usable, out, config=config, model_config=model, progress=progress, excluded=excluded)
+    return runs.train(usable, out, config=config, model_config=model, progress=progress, excluded=excluded,
+                      workers=workers)
 
 
 # --------------------------------------------------------------------------- slices
