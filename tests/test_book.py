@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import re
 import shutil
 import socketserver
@@ -93,6 +94,10 @@ def test_book_builds_and_every_page_has_its_figures(built_book):
                 if not src.startswith(("http:", "https:", "data:")):
                     assert (page.parent / src).resolve().exists(), f"{entry}: missing image {src}"
             assert "Traceback (most recent call last)" not in html, f"{entry}: a traceback in the page"
+            # every chapter offers its executed notebook, outputs included
+            notebook = page.with_suffix(".ipynb")
+            assert f'href="{notebook.name}" download' in html and notebook.exists(), f"{entry}: no .ipynb download"
+            assert json.loads(notebook.read_text())["cells"], f"{entry}: empty notebook download"
     for html_file in built_book.rglob("*.html"):
         text = html_file.read_text(errors="replace")
         for url in re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text):

@@ -489,10 +489,11 @@ class Fitted:
 
 def _workers(workers: int | None, config: TrainConfig, device, corpus) -> int:
     """Processes over folds: ``workers``, or by default one per core (at most one per fold) for a
-    corpus large enough to repay starting them (200,000 frames), on the CPU only."""
+    corpus large enough to repay starting them (200,000 frames), on the CPU only, when there is
+    something to train."""
     import os
 
-    if device.type != "cpu":
+    if device.type != "cpu" or config.untrained:  # nothing to train: not worth starting processes
         return 1
     if workers is None:
         workers = min(config.folds, os.cpu_count() or 1) if len(corpus.frames) >= 200_000 else 1
