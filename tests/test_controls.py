@@ -197,12 +197,12 @@ def test_edge_rates_and_the_edge_discount(corpus):
 # --------------------------------------------------------------------------- the null references
 
 def test_reference_seeds_are_disjoint():
-    assert controls.reference_seed("trained", 4, seed=3) == 3
+    assert controls.reference_seed("trained", 0, seed=3) == 3 and controls.reference_seed("trained", 4, seed=3) == 7
     assert controls.reference_seed("untrained", 0, seed=3) == 1003
     assert controls.reference_seed("permuted", 2, seed=3) == 2005
     assert controls.reference_seed("twin", 1, seed=0) == 1000 * (controls.REFERENCES.index("twin") + 1) + 1
-    seeds = [controls.reference_seed(ref, r, seed=3) for ref in controls.REFERENCES for r in range(100)]
-    assert len(set(seeds)) == len(seeds) and 3 not in seeds
+    seeds = [controls.reference_seed(ref, r, seed=3) for ref in ("trained", *controls.REFERENCES) for r in range(100)]
+    assert len(set(seeds)) == len(seeds)
     with pytest.raises(ValueError):
         controls.reference_seed("shuffled", 0)
 
@@ -486,3 +486,25 @@ def test_untrained_reference_with_hirenet(small, tmp_path, monkeypatch):
     assert {k: v for k, v in null["train"].items() if k not in ("seed", "untrained")} == \
         {k: v for k, v in run.config["train"].items() if k not in ("seed", "untrained")}
     assert null["model"] == run.config["model"]
+
+
+def test_trained_seeds_are_more_trainings_of_the_same_network(small, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(stages, "train", _fake_train(calls))
+    observed = calibration.planted_attention(small, question=1, seed=0)
+    run = _fake_run(small, observed, tmp_path)
+    assert [controls.reference_seed("trained", r, seed=3) for r in range(3)] == [3, 4, 5]
+    att, on = controls.reference_attention(small, "trained", 2, run, seed=3)
+    assert on is small and calls[-1].seed == 5 and not calls[-1].untrained
+    assert calls[-1].options["model"] == model.HireNetConfig(hidden_size=8)  # the run's own architecture
+    table = controls.run_controls(small, run, n_replicates={"salience": 1}, references=("salience",), seed=3,
+                                  seeds=3, n_splits=3, hirability=False, tune=False, progress=False)
+    trained = table[table["reference"] == "trained"]
+    assert sorted(trained["replicate"].unique()) == [0, 1, 2] and sorted(trained["seed"].unique()) == [3, 4, 5]
+    comparison = controls.compare(table, metrics=["overlap_linked"]).set_index("reference")
+    values = trained.loc[trained["metric"] == "overlap_linked", "value"]
+    assert comparison.loc["salience", "observed"] == pytest.approx(values.mean())
+    assert (comparison.loc["salience", "observed_min"], comparison.loc["salience", "observed_max"]) == \
+        pytest.approx((values.min(), values.max()))
+    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+        controls.run_controls(small, run, references=("salience",), seeds=0, progress=False)

@@ -125,9 +125,9 @@ def test_null_controls_are_written_beside_the_results(folders, tmp_path, monkeyp
 
     monkeypatch.setattr(stages, "controls", fake_controls)
     result = pipeline.run(corpus, tmp_path / "null", folds=3, epochs=2, repeats=1, redraws=4, null=2, seed=0,
-                          progress=False)
+                          seeds=3, progress=False)
     assert seen == [{"replicates": 2, "references": ("untrained", "permuted", "salience", "twin"), "seed": 0,
-                     "question": 1, "n_random": 4, "folds": 3, "progress": False}]
+                     "question": 1, "n_random": 4, "folds": 3, "seeds": 3, "progress": False}]
     replicates = pd.read_csv(tmp_path / "null" / "results" / "controls_replicates.csv")
     pd.testing.assert_frame_equal(replicates, result.tables["controls_replicates"], check_dtype=False)
     verdicts = pd.read_csv(tmp_path / "null" / "results" / "controls.csv")

@@ -262,6 +262,9 @@ def run(argv) -> int:
     parser.add_argument("--null", type=int, default=d["null"], metavar="N",
                         help="replicates of each null reference: label-permuted, untrained, salience and "
                              "(simulated corpora only) the effect-free twin (default 0: none)")
+    parser.add_argument("--seeds", type=int, default=d["seeds"], metavar="K",
+                        help="with --null: trained networks compared with the null references, the run and K - 1 "
+                             "more seeds (default 1)")
     _flags(parser, strict=True)
     args = parser.parse_args(argv)
     options = {k: v for k, v in vars(args).items() if k not in ("corpus", "run", "quiet")}

@@ -184,12 +184,13 @@ def effect_zero_twin(corpus, cached: bool = True):
 def reference_seed(reference: str, replicate: int, seed: int = 0) -> int:
     """The seed of one replicate of a null reference, disjoint from the trained run's and the other references'.
 
-    The trained run uses ``seed``; replicate ``r`` of the ``i``-th reference of :data:`REFERENCES`
-    uses ``seed + 1000 * (i + 1) + r``, so no null network shares its initial weights, folds or
-    permutation with the trained network or with another reference.
+    Trained seed ``r`` (``trained``, replicate ``r``) uses ``seed + r`` (the run itself is ``r = 0``);
+    replicate ``r`` of the ``i``-th reference of :data:`REFERENCES` uses ``seed + 1000 * (i + 1) + r``,
+    so no null network shares its initial weights, folds or permutation with a trained network or
+    with another reference (for fewer than 1000 replicates).
     """
     if reference == OBSERVED:
-        return int(seed)
+        return int(seed) + int(replicate)
     return int(seed) + 1000 * (REFERENCES.index(reference) + 1) + int(replicate)
 
 
@@ -214,7 +215,7 @@ def reference_attention(corpus, reference: str, replicate: int, run, seed: int =
     ----------
     corpus : toolkit.corpus.Corpus
     reference : {"trained", "untrained", "permuted", "salience", "twin"}
-        ``trained`` is ``run`` itself.
+        ``trained`` is ``run`` itself (replicate 0) or the same network trained with another seed.
     replicate : int
         Replicate number (its seed: :func:`reference_seed`).
     run : toolkit.runs.Run
@@ -235,7 +236,10 @@ def reference_attention(corpus, reference: str, replicate: int, run, seed: int =
     from . import stages
 
     if reference == OBSERVED:
-        return run.attention, corpus
+        if int(replicate) == 0:
+            return run.attention, corpus
+        options = {**_train_options(run), "seed": reference_seed(OBSERVED, replicate, seed), "progress": progress}
+        return stages.train(corpus, **options).attention, corpus
     if reference not in REFERENCES:
         raise ValueError(f"unknown reference {reference!r}; choose {OBSERVED!r} or one of {', '.join(REFERENCES)}")
     if reference == "salience":
@@ -450,7 +454,7 @@ def _replicates(n_replicates, references) -> dict[str, int]:
 
 def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCES, seed: int = 0,
                  question: int | None = 1, n_random: int = 4, n_splits: int = 5, n_repeats: int = 1,
-                 edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True,
+                 edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True, seeds: int = 1,
                  progress: bool = True) -> pd.DataFrame:
     """The trained attention and every null reference through the same pipeline.
 
@@ -472,6 +476,10 @@ def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCE
         The trained run's seed.
     question, n_random, n_splits, n_repeats, edge_discount_s, hirability, tune :
         See :func:`summarize_attention`.
+    seeds : int
+        Trained networks: the run itself and ``seeds - 1`` more trained with the seeds of
+        :func:`reference_seed` (their spread shows what one training's luck can do; :func:`compare`
+        uses their mean).
     progress : bool
         Show a progress bar.
 
@@ -489,7 +497,9 @@ def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCE
     counts = _replicates(n_replicates, references)
     params = {"question": question, "n_random": n_random, "folds": n_splits, "repeats": n_repeats,
               "edge_discount_s": edge_discount_s, "hirability": hirability, "tune": tune}
-    jobs = [(OBSERVED, 0)] + [(ref, r) for ref in references for r in range(counts[ref])]
+    if int(seeds) != seeds or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    jobs = [(OBSERVED, r) for r in range(int(seeds))] + [(ref, r) for ref in references for r in range(counts[ref])]
     from tqdm import tqdm
 
     rows = []
@@ -753,6 +763,9 @@ def plot_nulls(table: pd.DataFrame, metrics=("f1_mean", "overlap_linked", "prefe
         obs = t.loc[t["reference"] == OBSERVED, "value"].to_numpy(float)
         if obs.size:
             ax.axhline(np.nanmean(obs), color=COLORS["attention"], lw=2, label="trained (observed)")
+        if np.isfinite(obs).sum() > 1:
+            ax.axhspan(np.nanmin(obs), np.nanmax(obs), color=COLORS["attention"], alpha=0.15, lw=0,
+                       label="trained seeds (range)")
         if m in chance:
             ax.axhline(chance[m], color="#666666", lw=1, ls=":", label="chance / none")
         ax.set_xticks(range(len(refs)), refs, rotation=30)

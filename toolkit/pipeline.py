@@ -82,7 +82,7 @@ def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: 
 
 def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device: str = "auto", threads: int = 1,
         question: int | None = 1, n_random: int = 4, repeats: int = 5, redraws: int = 19, null: int = 0,
-        strict: bool = False, workers: int | None = None, progress: bool = True) -> PipelineResult:
+        strict: bool = False, workers: int | None = None, seeds: int = 1, progress: bool = True) -> PipelineResult:
     """Train HireNet, extract slices, run every analysis and write the run folder.
 
     Parameters
@@ -103,6 +103,8 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device
         Random-slice draws of the hirability analysis.
     null : int
         Replicates of each null reference (0: no null controls).
+    seeds : int
+        Trained networks compared with the null references (the run and ``seeds - 1`` more seeds).
     strict : bool
         Refuse a corpus with candidates or answers without any tracked frame (default: leave them
         out, list them in ``excluded.csv``, warn once).
@@ -142,7 +144,8 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device
         t = time.perf_counter()
         references = [r for r in controls.REFERENCES if r != "twin" or corpus.meta.get("source") == "simulated"]
         replicates = stages.controls(corpus, trained, replicates=null, references=tuple(references), seed=seed,
-                                     question=question, n_random=n_random, folds=folds, progress=progress)
+                                     question=question, n_random=n_random, folds=folds, seeds=seeds,
+                                     progress=progress)
         tables["controls_replicates"] = replicates
         tables["controls"] = controls.compare(replicates)
         seconds["controls"] = time.perf_counter() - t
@@ -150,5 +153,5 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device
     for name, table in tables.items():
         _io.write_csv(results_dir / f"{name}.csv", table)
     write_run_file(run_dir, source, folds=folds, seed=seed, epochs=epochs, question=question, n_random=n_random,
-                   repeats=repeats, redraws=redraws, null=null, seconds={k: round(v, 1) for k, v in seconds.items()})
+                   repeats=repeats, redraws=redraws, null=null, seeds=seeds, seconds={k: round(v, 1) for k, v in seconds.items()})
     return PipelineResult(run_dir, trained, sliced, tables, seconds)

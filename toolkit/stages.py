@@ -296,8 +296,9 @@ def source_summary(corpus, attention, seed: int = 0, question: int | None = 1, n
 @stage("controls", uses=("controls",))
 def controls(corpus, run, replicates=3, references=("untrained", "permuted", "salience", "twin"), seed: int = 0,
              question: int | None = 1, n_random: int = 4, folds: int = 5, repeats: int = 1,
-             edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True, progress: bool = True):
-    """The trained attention and every null reference through the same pipeline.
+             edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True, seeds: int = 1,
+             progress: bool = True):
+    """The trained attention (``seeds`` trained networks) and every null reference through the same pipeline.
 
     Returns
     -------
@@ -308,7 +309,8 @@ def controls(corpus, run, replicates=3, references=("untrained", "permuted", "sa
 
     return ctl.run_controls(corpus, run, n_replicates=replicates, references=references, seed=seed,
                             question=question, n_random=n_random, n_splits=folds, n_repeats=repeats,
-                            edge_discount_s=edge_discount_s, hirability=hirability, tune=tune, progress=progress)
+                            edge_discount_s=edge_discount_s, hirability=hirability, tune=tune, seeds=seeds,
+                            progress=progress)
 
 
 @stage("edge_study", uses=("controls",))
