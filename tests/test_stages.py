@@ -237,6 +237,24 @@ def test_a_stage_writes_atomically_and_loads_what_it_returned(stage_cache):
         values(object())
 
 
+def test_another_process_finishing_the_same_entry_first_is_no_error(stage_cache):
+    """Two book builds computing one stage at once: the second to finish keeps the first's entry."""
+    @cache.stage("race")
+    def race(n: int = 3):
+        if not race.folder().exists():  # while we compute, another process writes the same entry
+            other = race.folder()
+            other.mkdir(parents=True)
+            pd.DataFrame({"x": np.arange(n)}).to_parquet(other / "table.parquet", index=False)
+            (other / ".stage-kind.json").write_text(json.dumps({"kind": "table"}))
+            (other / ".stage-key").write_text(race.key() + "\n")
+            (other / "written_by_the_other_process").touch()
+        return pd.DataFrame({"x": np.arange(n)})
+
+    assert race()["x"].tolist() == [0, 1, 2]
+    assert (race.folder() / "written_by_the_other_process").exists()  # the finished entry was kept
+    assert [p.name for p in (stage_cache / "race").iterdir()] == [race.key()]  # no temporary folder left
+
+
 def test_the_cache_folder(monkeypatch, tmp_path, stage_cache):
     assert cache.cache_dir() == stage_cache
     monkeypatch.delenv("TOOLKIT_CACHE")

@@ -203,6 +203,12 @@ def _load(folder: Path, kind: dict):
 
 # --------------------------------------------------------------------------- the decorator
 
+def _complete(folder: Path, key: str) -> bool:
+    """True when ``folder`` holds a finished entry for ``key`` (its key file is written last)."""
+    marker = folder / _KEY_FILE
+    return marker.exists() and marker.read_text().strip() == key
+
+
 class Stage:
     """A cached stage function (made by :func:`stage`); call it like the function it wraps.
 
@@ -241,8 +247,7 @@ class Stage:
     def __call__(self, *args, **kwargs):
         key = self.key(*args, **kwargs)
         folder = cache_dir() / self.name / key
-        marker = folder / _KEY_FILE
-        if marker.exists() and marker.read_text().strip() == key:
+        if _complete(folder, key):
             return _load(folder, json.loads((folder / _KIND_FILE).read_text()))
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=folder.parent))
@@ -253,13 +258,18 @@ class Stage:
             kind = _save(result, tmp)
             _io.write_json(tmp / _KIND_FILE, kind)
             _io.write_text(tmp / _KEY_FILE, key + "\n")
-            if folder.exists():  # an incomplete or concurrent entry: ours replaces it
+            if folder.exists() and not _complete(folder, key):  # an interrupted entry: ours replaces it
                 shutil.rmtree(folder, ignore_errors=True)
-            os.replace(tmp, folder)
+            try:
+                os.replace(tmp, folder)
+            except OSError:
+                if not _complete(folder, key):  # not another process's finished entry: a real failure
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same entry first
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return _load(folder, kind)
+        return _load(folder, json.loads((folder / _KIND_FILE).read_text()))
 
     def __repr__(self) -> str:
         return f"<stage {self.name}>"
