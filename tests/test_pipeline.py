@@ -85,6 +85,23 @@ def test_simulate_run_report_writes_the_run_folder_contract(folders):
     md = report.write(run, "md")
     assert "## Hirability from thin slices: AUC" in md.read_text()
     assert (run / "report-figure-1.png").exists()
+    # the report opens like the book: findings first, then figures, tables, and the configuration last
+    for doc, heading in ((text, "<h2>{}</h2>"), (md.read_text(), "## {}")):
+        places = [doc.index(heading.format(h)) for h in ("Findings", "Out-of-fold scores by label",
+                                                         "Are attention slices different from random slices?",
+                                                         "Configuration")]
+        assert places == sorted(places)
+        last = doc.rindex("<h2>") if heading.startswith("<h2>") else doc.rindex("\n## ") + 1
+        assert last == doc.index(heading.format("Configuration"))
+    found = report.findings(run)
+    assert list(found.columns) == ["result", "ours", "poster", "test"]
+    results = found.set_index("result")
+    lasso = pd.read_csv(run / "results" / "attention_vs_random.csv").query("model == 'Lasso' and metric == 'f1_mean'")
+    assert results.loc["attention vs random slices, Lasso: mean F1", "ours"].startswith(f"{lasso['value'].iloc[0]:.3f} [")
+    assert results.loc["attention vs random slices, Lasso: mean F1", "poster"] == "0.884"
+    assert any(r.startswith("hirability AUC, Lasso") for r in results.index)
+    assert "redraw p = " in results.loc["hirability AUC, Lasso: attention vs random slices", "test"]
+    assert any(r.startswith("preference for label-linked") for r in results.index)  # a simulated corpus
 
 
 @pytest.mark.slow

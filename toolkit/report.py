@@ -1,8 +1,10 @@
 """A one-page summary of a run, for users who do not need the book (``python -m toolkit report RUN``).
 
-The report gathers what a run folder holds (DESIGN section 3): the configuration, the training
-metrics, every tidy table of ``results/`` and a few figures, into ``RUN/report.html`` (one
-self-contained file: figures are embedded) or ``RUN/report.md`` (figures beside it).
+The report opens like the book: a table of the run's findings (:func:`findings`: each result with
+its interval or p-value, beside the poster's value where there is one), then the key figures, then
+every tidy table of ``results/`` in full, and the configuration last. It is written as
+``RUN/report.html`` (one self-contained file: figures are embedded) or ``RUN/report.md`` (figures
+beside it).
 """
 from __future__ import annotations
 
@@ -72,6 +74,86 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _read(run: Path, name: str) -> pd.DataFrame | None:
+    path = run / "results" / name
+    return pd.read_csv(path) if path.exists() else None
+
+
+def _interval(value: float, low: float, high: float) -> str:
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def findings(run: str | Path) -> pd.DataFrame:
+    """The run's headline results, one row each: what was measured, our value, the poster's, and the test.
+
+    Rows appear for the tables the run holds: HireNet's out-of-fold AUC beside its logistic-regression
+    baseline; the mean F1 of the Lasso and the Random Forest telling attention from random slices;
+    per hirability model, the AUC of attention and of random slices with the Holm-adjusted redraw
+    p-value; on simulated corpora, the preference for label-linked over distractor moments; with
+    null controls, each claim's overall verdict.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``result``, ``ours``, ``poster``, ``test``.
+    """
+    from .classify import POSTER
+    from .hirability import POSTER_AUC
+
+    run = Path(run)
+    rows = []
+    training = _read(run, "training.csv")
+    if training is not None:
+        t = training.set_index(["model", "metric"])
+        if ("hirenet", "auc") in t.index:
+            r = t.loc[("hirenet", "auc")]
+            base = t.loc[("logistic_regression", "auc"), "value"] if ("logistic_regression", "auc") in t.index else None
+            rows.append(("HireNet out-of-fold AUC (mean over folds)", _interval(r["value"], r["ci_low"], r["ci_high"]),
+                         "", f"logistic regression on answer means: {base:.3f}" if base is not None else ""))
+    avr = _read(run, "attention_vs_random.csv")
+    if avr is not None:
+        f1 = avr[avr["metric"] == "f1_mean"].set_index("model")
+        poster = POSTER.set_index("model")["f1_mean"]
+        for model in ("Lasso", "Random Forest"):
+            if model in f1.index:
+                r = f1.loc[model]
+                chance = f1.loc["coin flip", "value"] if "coin flip" in f1.index else float("nan")
+                rows.append((f"attention vs random slices, {model}: mean F1",
+                             _interval(r["value"], r["ci_low"], r["ci_high"]), f"{poster[model]:.3f}",
+                             f"coin flip {chance:.3f}"))
+    auc = _read(run, "hirability_auc.csv")
+    tests = _read(run, "permutation_tests.csv")
+    if auc is not None:
+        redraw = tests[tests["test"] == "redraw"].set_index("model") if tests is not None else None
+        for model, part in auc.groupby("model", sort=False):
+            kinds = part.set_index("kind")
+            if not {"attention", "random"} <= set(kinds.index):
+                continue
+            a, r = kinds.loc["attention"], kinds.loc["random"]
+            posted = POSTER_AUC.set_index("model")
+            poster = ""
+            if model in posted.index:
+                poster = f"{posted.loc[model, 'attention']:.3f} vs {posted.loc[model, 'random']:.3f}"
+            test = ""
+            if redraw is not None and model in redraw.index:
+                test = f"redraw p = {redraw.loc[model, 'p_value']:.3f}, Holm {redraw.loc[model, 'p_holm']:.3f}"
+            rows.append((f"hirability AUC, {model}: attention vs random slices",
+                         f"{a['auc']:.3f} vs {r['auc']:.3f}", poster, test))
+    recovery = _read(run, "recovery.csv")
+    if recovery is not None:
+        pref = recovery[(recovery["metric"] == "preference") & (recovery["location"] == "all")]
+        if len(pref):
+            r = pref.iloc[0]
+            rows.append(("preference for label-linked over distractor moments (1: none)",
+                         _interval(r["value"], r["ci_low"], r["ci_high"]), "", "planted truth"))
+    verdicts = _read(run, "controls.csv")
+    if verdicts is not None and "reference" in verdicts:
+        for r in verdicts[verdicts["reference"] == "all"].itertuples():
+            rows.append((f"null controls, {r.metric}", f"{r.observed:.3f}", "",
+                         f"{r.verdict} (Holm p {r.p_holm:.3f}; {r.n_replicates} of {r.needed} replicates)"))
+    return pd.DataFrame(rows, columns=["result", "ours", "poster", "test"])
+
+
 def _tables(run: Path) -> list[tuple[str, str, pd.DataFrame]]:
     found = []
     results = run / "results"
@@ -111,31 +193,37 @@ def write(run: str | Path, fmt: str = "html") -> Path:
     tables = _tables(run)
     figures = _figures(run)
     title = f"Attention-slices run: {run.name}"
+    summary = findings(run)
     if fmt == "md":
-        lines = [f"# {title}", "", "## Configuration", "", "```json", json.dumps(config, indent=2), "```", ""]
-        for name, heading, table in tables:
-            lines += [f"## {heading}", "", f"`results/{name}`", "", table.to_markdown(index=False, floatfmt=".3f")
-                      if _has_tabulate() else table.to_string(index=False), ""]
+        lines = [f"# {title}", "", "## Findings", "", _markdown(summary), ""]
         for i, (caption, png) in enumerate(figures):
             fig_path = run / f"report-figure-{i + 1}.png"
             with _io.atomic_path(fig_path) as tmp:
                 tmp.write_bytes(png)
             lines += [f"## {caption}", "", f"![{caption}]({fig_path.name})", ""]
+        for name, heading, table in tables:
+            lines += [f"## {heading}", "", f"`results/{name}`", "", _markdown(table), ""]
+        lines += ["## Configuration", "", "```json", json.dumps(config, indent=2), "```", ""]
         return _io.write_text(run / "report.md", "\n".join(lines))
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.2em .5em}"
-             "pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>", "<h2>Configuration</h2>",
-             f"<pre>{html.escape(json.dumps(config, indent=2))}</pre>"]
-    for name, heading, table in tables:
-        parts += [f"<h2>{html.escape(heading)}</h2>", f"<p><code>results/{name}</code></p>",
-                  table.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)]
+             "pre{background:#f6f6f6;padding:1em;overflow:auto}img{max-width:100%}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>", "<h2>Findings</h2>", summary.to_html(index=False, border=0)]
     for caption, png in figures:
         data = base64.b64encode(png).decode()
         parts += [f"<h2>{html.escape(caption)}</h2>", f"<img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"]
-    parts.append("</body></html>")
+    for name, heading, table in tables:
+        parts += [f"<h2>{html.escape(heading)}</h2>", f"<p><code>results/{name}</code></p>",
+                  table.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)]
+    parts += ["<h2>Configuration</h2>", f"<pre>{html.escape(json.dumps(config, indent=2))}</pre>", "</body></html>"]
     return _io.write_text(run / "report.html", "\n".join(parts))
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    if _has_tabulate():
+        return table.to_markdown(index=False, floatfmt=".3f")
+    return table.to_string(index=False)
 
 
 def _has_tabulate() -> bool:
