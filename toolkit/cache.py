@@ -41,7 +41,8 @@ import pandas as pd
 
 from . import _io
 
-__all__ = ["stage", "cache_dir", "fingerprint", "code_version", "corpus_fingerprint", "Stage"]
+__all__ = ["stage", "cache_dir", "fingerprint", "code_version", "corpus_fingerprint", "stored_key", "store_key",
+           "Stage"]
 
 _KEY_FILE = ".stage-key"
 _KIND_FILE = ".stage-kind.json"
@@ -203,10 +204,20 @@ def _load(folder: Path, kind: dict):
 
 # --------------------------------------------------------------------------- the decorator
 
+def stored_key(folder) -> str | None:
+    """The key recorded in ``folder`` (a stage entry, or a run folder saved from one), or None."""
+    marker = Path(folder) / _KEY_FILE
+    return marker.read_text().strip() if marker.exists() else None
+
+
+def store_key(folder, key: str) -> None:
+    """Record ``key`` in ``folder`` (written last: a folder with its key is complete)."""
+    _io.write_text(Path(folder) / _KEY_FILE, key + "\n")
+
+
 def _complete(folder: Path, key: str) -> bool:
-    """True when ``folder`` holds a finished entry for ``key`` (its key file is written last)."""
-    marker = folder / _KEY_FILE
-    return marker.exists() and marker.read_text().strip() == key
+    """True when ``folder`` holds a finished entry for ``key``."""
+    return stored_key(folder) == key
 
 
 class Stage:
@@ -257,7 +268,7 @@ class Stage:
             result = self.compute(*args, **kwargs)
             kind = _save(result, tmp)
             _io.write_json(tmp / _KIND_FILE, kind)
-            _io.write_text(tmp / _KEY_FILE, key + "\n")
+            store_key(tmp, key)
             if folder.exists() and not _complete(folder, key):  # an interrupted entry: ours replaces it
                 shutil.rmtree(folder, ignore_errors=True)
             try:

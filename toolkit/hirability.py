@@ -257,8 +257,9 @@ class HirabilityResult:
         out = cls(table=pd.read_csv(folder / "hirability_auc.csv"), scores=scores,
                   redraws=pd.read_csv(folder / "hirability_redraws.csv"),
                   params=json.loads((folder / "hirability_params.json").read_text()))
-        key = folder / ".stage-key"
-        out._key = key.read_text().strip() if key.exists() else None
+        from .cache import stored_key
+
+        out._key = stored_key(folder)
         return out
 
     def paired(self, model: str, draw: int = 0) -> pd.DataFrame:

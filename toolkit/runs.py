@@ -83,7 +83,7 @@ class Run:
                 with _io.atomic_path(folder / name) as tmp:
                     shutil.copyfile(source, tmp)
         # the key of the training that made the run: later stages on the saved folder hit the same cache
-        _io.write_text(folder / ".stage-key", self.fingerprint + "\n")
+        cache.store_key(folder, self.fingerprint)
         return folder
 
     @classmethod
@@ -153,7 +153,6 @@ def load_run(run_dir) -> Run:
     excluded_path = run_dir / "excluded.csv"
     excluded = (pd.read_csv(excluded_path, dtype="string", keep_default_na=False) if excluded_path.exists()
                 else _no_exclusions())
-    key = run_dir / ".stage-key"
     return Run(
         path=run_dir,
         config=json.loads((run_dir / "config.json").read_text()),
@@ -162,7 +161,7 @@ def load_run(run_dir) -> Run:
         history=pd.read_csv(run_dir / "history.csv"),
         metrics=pd.read_csv(run_dir / "results" / "training.csv"),
         excluded=excluded,
-        _key=key.read_text().strip() if key.exists() else None,
+        _key=cache.stored_key(run_dir),
     )
 
 

@@ -308,8 +308,9 @@ class SliceSet:
         folder = Path(folder)
         out = cls(pd.read_parquet(folder / "slices.parquet"), pd.read_parquet(folder / "skipped.parquet"),
                   json.loads((folder / "params.json").read_text()))
-        key = folder / ".stage-key"
-        out._key = key.read_text().strip() if key.exists() else None
+        from .cache import stored_key
+
+        out._key = stored_key(folder)
         return out
 
     def __repr__(self) -> str:
