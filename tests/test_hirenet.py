@@ -412,5 +412,10 @@ def test_folds_trained_in_worker_processes_give_the_same_run(corpus):
         assert a["best_epoch"] == b["best_epoch"] and a["test_candidates"] == b["test_candidates"]
         for name, tensor in a["state_dict"].items():
             assert torch.equal(tensor, b["state_dict"][name]), name
+    # the worker processes are kept for the next training (a null study trains dozens of times)
+    pool = training._POOL[2]
+    again = training.fit(corpus, config, noisy, progress=False, workers=2)
+    assert training._POOL[2] is pool
+    pd.testing.assert_frame_equal(again.attention, one.attention)
     with pytest.raises(ValueError, match="workers: a positive number"):
         training.fit(corpus, config, SMALL, progress=False, workers=0)

@@ -45,7 +45,9 @@ class HireNetConfig:
     Parameters
     ----------
     hidden_size : int
-        GRU state size per direction at the answer (frame) level.
+        GRU state size per direction at the answer (frame) level. 16 by default: the frame GRU
+        is most of a training's time on the CPU, and 16 units train the book corpus in about
+        two thirds of the time of 32 (``benchmarks/bench_replicate.py``).
     attention_size : int
         Size of :math:`u_t` and of the context vectors.
     answer_hidden_size : int or None
@@ -62,7 +64,7 @@ class HireNetConfig:
         training, or all of ``corpus.features`` when it has none.
     """
 
-    hidden_size: int = 32
+    hidden_size: int = 16
     attention_size: int = 32
     answer_hidden_size: int | None = None
     dropout: float = 0.2
