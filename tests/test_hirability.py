@@ -120,6 +120,40 @@ def test_signal_case_attention_beats_random(signal_result):
     assert tests.loc[tests["test"] == "redraw", "p_value"].eq(1 / 7).all()
 
 
+def test_redraw_test_on_a_second_result(signal_result):
+    """The redraw test may take its draws (and the attention AUC) from another result: e.g. 199 draws with
+    fixed hyper-parameters beside a tuned table."""
+    import dataclasses
+
+    alone = hirability.permutation_tests(signal_result, n_permutations=500)
+    same = hirability.permutation_tests(signal_result, n_permutations=500, redraw_null=signal_result)
+    pd.testing.assert_frame_equal(same, alone)
+    # a null whose draws all beat its attention AUC: the largest p-value, and the null's own counts
+    table = signal_result.table.assign(auc=signal_result.table["auc"].where(signal_result.table["kind"] != "attention", 0.6))
+    redraws = pd.concat([signal_result.redraws.assign(auc=0.7)] * 3, ignore_index=True)
+    redraws["draw"] = np.arange(len(redraws)) // 2
+    null = dataclasses.replace(signal_result, table=table, redraws=redraws)
+    tests = hirability.permutation_tests(signal_result, n_permutations=500, redraw_null=null)
+    redraw = tests[tests["test"] == "redraw"].set_index("model")
+    assert (redraw["auc_attention"] == 0.6).all() and np.allclose(redraw["auc_random"], 0.7)
+    assert (redraw["n"] == 18).all() and (redraw["p_value"] == 1.0).all()
+    # the paired tests still use the first result
+    pd.testing.assert_frame_equal(tests[tests["test"] != "redraw"], alone[alone["test"] != "redraw"])
+    with pytest.raises(KeyError, match="no random draw for model 'Lasso'"):
+        hirability.permutation_tests(signal_result, 100,
+                                     redraw_null=dataclasses.replace(null, redraws=redraws[redraws["model"] != "Lasso"]))
+
+
+def test_intervals_are_labelled_conditional():
+    f, c = _features(n_positions=8, per_position=8, n_draws=2, seed=4)
+    with_ci = hirability.hirability_auc(f, c, models=["Lasso"], n_boot=50, seed=5)
+    assert (with_ci.table["interval"] == hirability.CONDITIONAL).all()
+    assert "conditional on the fitted models" in hirability.CONDITIONAL
+    without = hirability.hirability_auc(f, c, models=["Lasso"], n_boot=0, seed=5)
+    assert without.table[["ci_low", "ci_high"]].isna().all().all() and (without.table["interval"] == "none").all()
+    pd.testing.assert_series_equal(without.table["auc"], with_ci.table["auc"])
+
+
 def test_null_case_not_significant(null_result):
     tests = hirability.permutation_tests(null_result, n_permutations=2000)
     assert (tests["p_value"] > 0.05).all()

@@ -118,7 +118,7 @@ def test_a_second_run_loads_every_stage(folders, cache, tmp_path, monkeypatch):
     assert computed == []
     assert len(list((cache / "train").iterdir())) == 1
     assert result.path == tmp_path / "again" and sorted(result.tables) == sorted(
-        ["attention_vs_random", "importances", "recovery", "hirability_auc", "permutation_tests"])
+        ["attention_vs_random", "importances", "recovery", "hirability_auc", "hirability_redraws", "permutation_tests"])
     for name, table in result.tables.items():
         pd.testing.assert_frame_equal(pd.read_csv(run / "results" / f"{name}.csv"), table, check_dtype=False,
                                       obj=name)

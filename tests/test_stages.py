@@ -276,8 +276,9 @@ def test_run_writes_the_tables_the_stages_return(folders, monkeypatch):
     avr = classify.summarize(stages.attention_vs_random(features, folds=FOLDS, repeats=REPEATS), n_splits=FOLDS)
     importances = stages.importances(features, folds=FOLDS).table
     recovery = stages.recovery(corpus, sliced)
-    hirability = stages.hirability(corpus, trained, folds=FOLDS, redraws=REDRAWS)
-    tests = stages.tests(hirability)
+    hirability = stages.hirability(corpus, trained, folds=FOLDS, redraws=1)  # the table: tuned, draw 0
+    redraw_null = stages.hirability(corpus, trained, folds=FOLDS, redraws=REDRAWS, tune=False, n_boot=0)
+    tests = stages.tests(hirability, redraw_null=redraw_null)
     # every one was loaded from what the command line computed: the same keys, so the same parameters
     assert computed == []
 
@@ -291,7 +292,9 @@ def test_run_writes_the_tables_the_stages_return(folders, monkeypatch):
     _same(run / "results" / "recovery.csv", recovery)
     _same(run / "results" / "hirability_auc.csv", hirability.table)
     _same(run / "results" / "permutation_tests.csv", tests)
-    assert set(avr["n_folds"]) == {FOLDS * REPEATS} and len(hirability.redraws) == 4 * REDRAWS
+    _same(run / "results" / "hirability_redraws.csv", redraw_null.redraws)
+    assert set(avr["n_folds"]) == {FOLDS * REPEATS} and len(redraw_null.redraws) == 4 * REDRAWS
+    assert (tests.loc[tests["test"] == "redraw", "n"] == REDRAWS).all()
 
 
 # --------------------------------------------------------------------------- 3. dead clips
@@ -439,7 +442,7 @@ def test_cli_defaults_are_the_api_defaults():
     assert run["repeats"] == cli._defaults(stages.attention_vs_random)["repeats"]
     assert run["folds"] == cli._defaults(stages.attention_vs_random)["folds"] == cli._defaults(stages.hirability)[
         "folds"]
-    assert run["redraws"] == cli._defaults(stages.hirability)["redraws"]
+    assert run["redraws"] == 199  # the redraw null wherever a verdict is printed (DESIGN section 6)
     results = cli._defaults(pipeline.results)
     assert {k: results[k] for k in ("folds", "seed", "question", "n_random", "repeats", "redraws")} == {
         k: run[k] for k in ("folds", "seed", "question", "n_random", "repeats", "redraws")}

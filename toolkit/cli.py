@@ -43,7 +43,8 @@ def _add(parser, *names: str, defaults: dict) -> None:
         "question": dict(type=int, metavar="Q", help="question whose answers are sliced (default {})"),
         "n_random": dict(type=int, metavar="N", help="random slices per answer (default {})"),
         "repeats": dict(type=int, metavar="N", help="repeats of the attention-vs-random cross-validation (default {})"),
-        "redraws": dict(type=int, metavar="N", help="random-slice draws of the hirability tests (default {})"),
+        "redraws": dict(type=int, metavar="N", help="random-slice draws of the hirability redraw null, fixed "
+                                                 "hyper-parameters (default {})"),
     }
     for name in names:
         spec = dict(options[name])

@@ -52,14 +52,19 @@ def write_run_file(run_dir, corpus, **options) -> Path:
 
 
 def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: int = 0, folds: int = 5,
-            repeats: int = 5, redraws: int = 19, progress: bool = False) -> dict[str, pd.DataFrame]:
+            repeats: int = 5, redraws: int = 199, progress: bool = False) -> dict[str, pd.DataFrame]:
     """The result tables of a trained run (``results/*.csv`` of the run folder), from the cached stages.
+
+    Hirability: the AUC table and the paired tests use tuned models on attention slices and one
+    random draw; the redraw test uses ``redraws`` random draws and the attention slices with fixed
+    hyper-parameters (the same procedure for every draw; tuning 199 draws would cost minutes).
 
     Returns
     -------
     dict
         ``attention_vs_random`` (means with intervals), ``importances``, ``recovery`` (simulated
-        corpora only), ``hirability_auc``, ``permutation_tests``.
+        corpora only), ``hirability_auc``, ``hirability_redraws`` (the AUC of every draw),
+        ``permutation_tests``.
     """
     from . import classify, stages
 
@@ -73,15 +78,18 @@ def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: 
     }
     if corpus.episodes is not None:
         tables["recovery"] = stages.recovery(corpus, sliced, seed=seed)
-    hir = stages.hirability(corpus, trained, question=question, folds=folds, redraws=redraws, seed=seed,
+    hir = stages.hirability(corpus, trained, question=question, folds=folds, redraws=1, seed=seed,
                             progress=progress)
+    null = stages.hirability(corpus, trained, question=question, folds=folds, redraws=redraws, seed=seed,
+                             tune=False, n_boot=0, progress=progress)
     tables["hirability_auc"] = hir.table
-    tables["permutation_tests"] = stages.tests(hir, seed=seed)
+    tables["hirability_redraws"] = null.redraws
+    tables["permutation_tests"] = stages.tests(hir, seed=seed, redraw_null=null)
     return tables
 
 
-def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device: str = "auto", threads: int = 1,
-        question: int | None = 1, n_random: int = 4, repeats: int = 5, redraws: int = 19, null: int = 0,
+def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device: str = "auto", threads: int = 1,
+        question: int | None = 1, n_random: int = 4, repeats: int = 5, redraws: int = 199, null: int = 0,
         strict: bool = False, workers: int | None = None, seeds: int = 1, progress: bool = True) -> PipelineResult:
     """Train HireNet, extract slices, run every analysis and write the run folder.
 
@@ -100,7 +108,7 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 12, device
     repeats : int
         Repeats of the attention-vs-random cross-validation.
     redraws : int
-        Random-slice draws of the hirability analysis.
+        Random-slice draws of the hirability redraw null (fixed hyper-parameters, see :func:`results`).
     null : int
         Replicates of each null reference (0: no null controls).
     seeds : int

@@ -74,7 +74,7 @@ def simulate(preset: str = "book", seed: int = 0, progress: bool = False, out=No
 # --------------------------------------------------------------------------- training
 
 @stage("train", uses=("training", "runs", "corpus"), ignore=("progress", "threads", "workers"), folder_arg="out")
-def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 12, untrained: bool = False, device: str = "auto",
+def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 8, untrained: bool = False, device: str = "auto",
           threads: int = 1, model=None, options: dict | None = None, strict: bool = False, workers: int | None = None,
           progress: bool = True, out=None):
     """HireNet with cross-validation grouped by position: out-of-fold predictions and attention.
@@ -273,11 +273,16 @@ def hirability(corpus, attention, question: int | None = 1, folds: int = 5, redr
 
 
 @stage("tests", uses=("hirability", "stats"))
-def tests(result, permutations: int = 10_000, seed: int = 0, alternative: str = "greater"):
-    """Per model: is AUC(attention) above AUC(random)? Paired permutation, DeLong and redraw tests, Holm."""
+def tests(result, permutations: int = 10_000, seed: int = 0, alternative: str = "greater", redraw_null=None):
+    """Per model: is AUC(attention) above AUC(random)? Paired permutation, DeLong and redraw tests, Holm.
+
+    ``redraw_null``: a second :func:`hirability` result (many draws, e.g. ``redraws=199, tune=False``)
+    whose attention AUC and draws make the redraw test (:func:`toolkit.hirability.permutation_tests`).
+    """
     from . import hirability as hir
 
-    return hir.permutation_tests(result, n_permutations=permutations, seed=seed, alternative=alternative)
+    return hir.permutation_tests(result, n_permutations=permutations, seed=seed, alternative=alternative,
+                                 redraw_null=redraw_null)
 
 
 # --------------------------------------------------------------------------- null controls
@@ -293,11 +298,11 @@ def source_summary(corpus, attention, seed: int = 0, question: int | None = 1, n
                                    hirability=hirability, tune=tune)
 
 
-@stage("controls", uses=("controls",))
+@stage("controls", uses=("controls",), ignore=("progress", "n_jobs"))
 def controls(corpus, run, replicates=3, references=("untrained", "permuted", "salience", "twin"), seed: int = 0,
              question: int | None = 1, n_random: int = 4, folds: int = 5, repeats: int = 1,
              edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True, seeds: int = 1,
-             progress: bool = True):
+             progress: bool = True, n_jobs: int = 2):
     """The trained attention (``seeds`` trained networks) and every null reference through the same pipeline.
 
     Returns
@@ -310,7 +315,7 @@ def controls(corpus, run, replicates=3, references=("untrained", "permuted", "sa
     return ctl.run_controls(corpus, run, n_replicates=replicates, references=references, seed=seed,
                             question=question, n_random=n_random, n_splits=folds, n_repeats=repeats,
                             edge_discount_s=edge_discount_s, hirability=hirability, tune=tune, seeds=seeds,
-                            progress=progress)
+                            progress=progress, n_jobs=n_jobs)
 
 
 @stage("edge_study", uses=("controls",))
