@@ -265,7 +265,7 @@ def test_run_controls_is_cached_and_reproducible(small, tmp_path, monkeypatch):
     observed = calibration.planted_attention(small, question=1, seed=0)
     run = _fake_run(small, observed, tmp_path)
     n = {"untrained": 2, "permuted": 1, "salience": 1, "twin": 1}
-    kw = dict(n_replicates=n, seed=7, progress=False, n_splits=3, hirability=False, tune=False)
+    kw = dict(n_replicates=n, seed=7, progress=False, n_splits=3, hirability=False, tune=False, n_jobs=1)
     table = controls.run_controls(small, run, **kw)
     assert list(table.columns) == ["reference", "replicate", "seed", "metric", "value"]
     counts = table.groupby("reference")["replicate"].nunique().to_dict()
@@ -289,8 +289,17 @@ def test_run_controls_is_cached_and_reproducible(small, tmp_path, monkeypatch):
                              hirability=False, tune=False, progress=False)
     assert summaries == []
     pd.testing.assert_frame_equal(staged, table)
+    # sources computed side by side (threads) give the same table, in the same order
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "side-by-side"))
+    summaries.clear()
+    parallel = controls.run_controls(small, run, **{**kw, "n_jobs": 2})
+    assert len(summaries) == len(seeds)
+    pd.testing.assert_frame_equal(parallel, table)
+    with pytest.raises(ValueError, match="n_jobs must be a positive integer"):
+        controls.run_controls(small, run, **{**kw, "n_jobs": 0})
     # the same seed in a fresh cache gives the same numbers; another seed does not
     monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "fresh"))
+    summaries.clear()
     one = {**kw, "n_replicates": {"salience": 1}}
     fresh = controls.run_controls(small, run, references=("salience",), **one)
     assert len(summaries) == 2

@@ -455,7 +455,7 @@ def _replicates(n_replicates, references) -> dict[str, int]:
 def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCES, seed: int = 0,
                  question: int | None = 1, n_random: int = 4, n_splits: int = 5, n_repeats: int = 1,
                  edge_discount_s: float = 0.0, hirability: bool = True, tune: bool = True, seeds: int = 1,
-                 progress: bool = True) -> pd.DataFrame:
+                 progress: bool = True, n_jobs: int = 2) -> pd.DataFrame:
     """The trained attention and every null reference through the same pipeline.
 
     Each (reference, replicate) is summarised by the cached stage
@@ -482,6 +482,11 @@ def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCE
         uses their mean).
     progress : bool
         Show a progress bar.
+    n_jobs : int
+        Sources computed side by side (threads of this process). A training's folds go to the
+        worker processes of :func:`toolkit.training.fit`, so with two sources at once the workers
+        always have a fold to train while this process summarises the other source. The table does
+        not depend on it: every source is seeded by its reference and replicate.
 
     Returns
     -------
@@ -502,13 +507,32 @@ def run_controls(corpus, run, n_replicates: int | dict = 3, references=REFERENCE
     jobs = [(OBSERVED, r) for r in range(int(seeds))] + [(ref, r) for ref in references for r in range(counts[ref])]
     from tqdm import tqdm
 
-    rows = []
-    for ref, r in tqdm(jobs, desc="null controls", unit="source", disable=not progress):
+    if int(n_jobs) != n_jobs or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+
+    def one(job) -> pd.DataFrame:
+        ref, r = job
         attention, on = reference_attention(corpus, ref, r, run, seed=seed)
         s = reference_seed(ref, r, seed)
         values = stages.source_summary(on, attention, seed=s, **params)
-        rows.append(pd.DataFrame({"reference": ref, "replicate": r, "seed": s, "metric": list(values),
-                                  "value": list(values.values())}))
+        return pd.DataFrame({"reference": ref, "replicate": r, "seed": s, "metric": list(values),
+                             "value": list(values.values())})
+
+    bar = tqdm(total=len(jobs), desc="null controls", unit="source", disable=not progress)
+    if n_jobs == 1:
+        rows = []
+        for job in jobs:
+            rows.append(one(job))
+            bar.update()
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(int(n_jobs)) as pool:
+            futures = [pool.submit(one, job) for job in jobs]
+            for future in futures:
+                future.add_done_callback(lambda _: bar.update())
+            rows = [future.result() for future in futures]  # in job order, whatever finished first
+    bar.close()
     table = pd.concat(rows, ignore_index=True)
     return table.astype({"reference": str, "metric": str, "replicate": int, "seed": int, "value": float})
 
