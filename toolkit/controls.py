@@ -762,7 +762,7 @@ def plot_nulls(table: pd.DataFrame, metrics=("f1_mean", "overlap_linked", "prefe
     """
     import matplotlib.pyplot as plt
 
-    from .plots import COLORS
+    from .plots import COLORS, metric_title
 
     _check_table(table)
     metrics = [m for m in metrics if m in set(table["metric"])]
@@ -794,7 +794,7 @@ def plot_nulls(table: pd.DataFrame, metrics=("f1_mean", "overlap_linked", "prefe
             ax.axhline(chance[m], color="#666666", lw=1, ls=":", label="chance / none")
         ax.set_xticks(range(len(refs)), refs, rotation=30)
         ax.set_xlim(-0.6, len(refs) - 0.4)
-        ax.set_title(m, fontsize=10)
+        ax.set_title(metric_title(m), fontsize=10)
         ax.set_ylabel(_unit(m))
     return _finish_grid(fig, axes, len(metrics))
 
@@ -830,6 +830,8 @@ def plot_edge_study(study: pd.DataFrame, metrics=("edge_start_1s", "edge_end_1s"
     """
     import matplotlib.pyplot as plt
 
+    from .plots import metric_title
+
     metrics = [m for m in metrics if m in set(study["metric"])]
     sources = list(dict.fromkeys(study["source"]))
     discounts = sorted(study["edge_discount_s"].unique())
@@ -846,7 +848,7 @@ def plot_edge_study(study: pd.DataFrame, metrics=("edge_start_1s", "edge_end_1s"
                    alpha=1.0 if d == 0 else 0.45, hatch=None if d == 0 else "//", edgecolor="white",
                    label="no discount" if d == 0 else f"discount {d:g} s")
         ax.set_xticks(range(len(sources)), sources, rotation=30)
-        ax.set_title(m, fontsize=10)
+        ax.set_title(metric_title(m), fontsize=10)
         ax.set_ylabel(_unit(m))
     return _finish_grid(fig, axes, len(metrics))
 

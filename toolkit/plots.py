@@ -58,3 +58,31 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
     """``plt.subplots`` with the book's style applied."""
     style()
     return plt.subplots(nrows, ncols, **kwargs)
+
+
+#: Short panel titles of the null-control metrics (:mod:`toolkit.controls`); the full descriptions are
+#: ``toolkit.controls.METRICS``.
+METRIC_TITLES = {
+    "f1_mean": "attention vs random: F1",
+    "kind_auc": "attention vs random: AUC",
+    "overlap_linked": "overlap with linked moments",
+    "overlap_distractor": "overlap with distractors",
+    "preference": "preference for linked moments",
+    "slices_start": "slices at the start",
+    "slices_middle": "slices in the middle",
+    "slices_end": "slices at the end",
+    "slices_ends": "slices at start or end",
+    "edge_start_2pct": "peaks in the first 2 %",
+    "edge_end_2pct": "peaks in the last 2 %",
+    "edge_start_1s": "peaks in the first second",
+    "edge_end_1s": "peaks in the last second",
+    "anxiety_signs": "signs of anxiety",
+    "auc_attention": "hirability AUC, attention",
+    "auc_random": "hirability AUC, random",
+    "auc_difference": "hirability AUC difference",
+}
+
+
+def metric_title(metric: str) -> str:
+    """A readable panel title for a metric name (the name itself when there is none)."""
+    return METRIC_TITLES.get(metric, metric.replace("_", " "))
