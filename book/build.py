@@ -22,14 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 
 
+#: Environment variables the chapters read (a smoke build of the null study, see ``.ci/run``): a change
+#: re-executes the notebooks, as an edited toolkit module does.
+BOOK_SETTINGS = ("BOOK_NULL_REPLICATES",)
+
+
 def _toolkit_stamp() -> str:
-    """A hash of the toolkit's sources: editing a module re-executes the notebooks that use it."""
+    """A hash of the toolkit's sources and of the book's settings: a change re-executes the notebooks."""
     import hashlib
 
     h = hashlib.sha256()
     for path in sorted((ROOT / "toolkit").rglob("*.py")):
         h.update(path.relative_to(ROOT).as_posix().encode())
         h.update(path.read_bytes())
+    for name in BOOK_SETTINGS:
+        h.update(f"{name}={os.environ.get(name, '')}".encode())
     return h.hexdigest()[:16]
 
 

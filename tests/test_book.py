@@ -104,6 +104,21 @@ def test_book_builds_and_every_page_has_its_figures(built_book):
             pytest.fail(f"{html_file.relative_to(built_book)} loads {url} from the network")
 
 
+def test_intro_opens_with_the_findings_at_a_glance(built_book):
+    """The scorecard is computed when the book is built: one row per result, every verdict a known word."""
+    html = (built_book / "book" / "intro.html").read_text()
+    start = html.index('id="findings-at-a-glance"')
+    table = html[start:html.index("</table>", start)]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]
+    assert len(rows) == 5
+    verdicts = {"survives", "does not survive", "not enough replicates", "not measured"}
+    for row in rows:
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        assert len(cells) == 6 and cells[4] in verdicts, cells
+        assert re.search(r"\d", cells[2]), f"no computed number in {cells}"
+        assert "notebooks/" in row, "each row links to its chapter"
+
+
 @contextlib.contextmanager
 def _serve(folder: Path):
     handler = functools.partial(_QuietHandler, directory=str(folder))
@@ -119,6 +134,46 @@ def _serve(folder: Path):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+#: Lines that must not appear in a rendered cell output: library logs, warnings, machine paths.
+_BAD_OUTPUT = re.compile(
+    r"(?m)(\b(UserWarning|RuntimeWarning|FutureWarning|DeprecationWarning|ConvergenceWarning)\b"
+    r"|^(WARNING|INFO|DEBUG|ERROR)[: ]|^[IWE]\d{4} \d\d:\d\d"
+    r"|IProgress not found|(^|[\s'\"(])/(work|tmp|home|root|usr|var)/)")
+
+
+WIDE = "content wider than its column: "
+
+
+def _layout_problems(page) -> list[str]:
+    """What a reader would see as broken on the page now shown in ``page``."""
+    problems = []
+    text = page.inner_text("main") if page.query_selector("main") else page.inner_text("body")
+    for line in text.splitlines():
+        if re.match(r"^\s*\|?\s*:?-{3,}:?\s*\|", line):
+            problems.append(f"raw Markdown table text: {line.strip()[:60]!r}")
+            break
+    for output in page.eval_on_selector_all("div.cell_output", "els => els.map(e => e.innerText)"):
+        found = _BAD_OUTPUT.search(output)
+        if found and not (found.group(0).lstrip().startswith("/") and "/measurements" in page.url):
+            # (the appendix shows benchmark files as recorded, commands with their output paths included)
+            problems.append(f"log, warning or machine path in an output: {output[max(0, found.start() - 30):found.end() + 40]!r}")
+    # Code cells scroll sideways like any notebook; what must fit is what a reader reads: display equations,
+    # tables, diagrams and the text printed by the cells.
+    wide = page.eval_on_selector_all(
+        "main mjx-container[display='true'], main div.cell_output pre, main table, main div.cell_output table",
+        """els => els.filter(e => {
+               const box = e.closest('article') || e.closest('main');
+               return e.scrollWidth > e.clientWidth + 2 || e.getBoundingClientRect().width > box.clientWidth + 2;
+           }).map(e => e.tagName.toLowerCase() + ': ' + e.innerText.slice(0, 50))""")
+    problems += [f"{WIDE}{w!r}" for w in wide]
+    uncaptioned = page.eval_on_selector_all(
+        "main div.cell_output img",
+        """els => els.filter(e => !e.closest('details') && !(e.closest('figure') && e.closest('figure').querySelector('figcaption')))
+                    .map(e => e.getAttribute('src'))""")
+    problems += [f"figure without a number and caption: {src}" for src in uncaptioned]
+    return problems
 
 
 @pytest.mark.slow
@@ -143,7 +198,7 @@ def test_book_in_a_headless_browser(built_book):
         page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
         page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
         page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-        visited, links = set(), set()
+        visited, links, wide = set(), set(), []
         for entry in _toc_files():
             url = urljoin(base, f"{entry}.html")
             errors.clear()
@@ -152,6 +207,9 @@ def test_book_in_a_headless_browser(built_book):
                 problems.append(f"{entry}: page missing ({response.status if response else 'no response'})")
                 continue
             page.wait_for_timeout(300)
+            layout = _layout_problems(page)
+            problems += [f"{entry}: {p}" for p in layout if not p.startswith(WIDE)]
+            wide += [f"{entry}: {p}" for p in layout if p.startswith(WIDE)]
             broken_images = page.eval_on_selector_all(
                 "img", "els => els.filter(e => !e.complete || e.naturalWidth === 0).map(e => e.src)")
             problems += [f"{entry}: image not shown {src}" for src in broken_images]
@@ -173,7 +231,22 @@ def test_book_in_a_headless_browser(built_book):
             if status != 200:
                 problems.append(f"broken internal link: {link}")
         browser.close()
+    # wide content is kept as a build artefact and checked by its own test (known debt, see below)
+    (shots / "wide-content.txt").write_text("".join(f"{w}\n" for w in wide))
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+@pytest.mark.book
+@pytest.mark.xfail(strict=True, reason="known layout debt (issue 13): wide tables, long printed lines and one "
+                                       "equation still overflow their column; the list is book/_build/screenshots/"
+                                       "wide-content.txt. Remove this mark when it is empty.")
+def test_book_content_fits_its_column(built_book):
+    report = ROOT / "book" / "_build" / "screenshots" / "wide-content.txt"
+    if not report.exists():
+        pytest.skip("the browser test did not run")
+    wide = report.read_text().splitlines()
+    assert not wide, "\n".join(wide)
 
 
 def test_every_exercise_has_a_difficulty_mark():

@@ -16,7 +16,7 @@ import importlib
 _SUBMODULES = (
     "cache", "calibration", "classify", "cli", "controls", "corpus", "datasets", "extract", "folds", "hirability",
     "importances", "importers", "model", "models", "pipeline", "plots", "recovery", "report", "runs", "salience",
-    "simulate", "slices", "stages", "stats", "training", "vocabulary",
+    "scorecard", "simulate", "slices", "stages", "stats", "training", "vocabulary",
 )
 
 
