@@ -47,12 +47,13 @@ def _invalidate_on_toolkit_change() -> None:
     stamp_file = BOOK / "_build" / ".toolkit-stamp"
     stamp = _toolkit_stamp()
     if stamp_file.exists() and stamp_file.read_text() != stamp:
-        cache = BOOK / "_build" / ".jupyter_cache"
-        if cache.exists():
-            import shutil
+        import shutil
 
-            shutil.rmtree(cache)
-            print("toolkit changed since the last build: notebook cache cleared", flush=True)
+        # the notebook cache, and Sphinx's record of what it has read: without the second, Sphinx sees no
+        # changed source, reads (and executes) nothing, and the pages keep the old outputs
+        for name in (".jupyter_cache", ".doctrees"):
+            shutil.rmtree(BOOK / "_build" / name, ignore_errors=True)
+        print("toolkit or book settings changed since the last build: notebooks re-executed", flush=True)
     stamp_file.parent.mkdir(parents=True, exist_ok=True)
     stamp_file.write_text(stamp)
 

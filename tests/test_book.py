@@ -104,6 +104,35 @@ def test_book_builds_and_every_page_has_its_figures(built_book):
             pytest.fail(f"{html_file.relative_to(built_book)} loads {url} from the network")
 
 
+def test_a_changed_toolkit_or_setting_re_executes_the_notebooks(tmp_path, monkeypatch):
+    """A new stamp drops both the notebook cache and Sphinx's record of read sources, so every page is
+    re-executed (a smoke build followed by `make book` must not publish the smoke outputs)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_build_stamp", ROOT / "book" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    monkeypatch.setattr(build, "BOOK", tmp_path)
+    monkeypatch.delenv("BOOK_NULL_REPLICATES", raising=False)
+
+    def fill():
+        for name in (".jupyter_cache", ".doctrees"):
+            (tmp_path / "_build" / name).mkdir(parents=True, exist_ok=True)
+
+    fill()
+    build._invalidate_on_toolkit_change()  # first build: the stamp is written, nothing dropped
+    assert (tmp_path / "_build" / ".doctrees").exists()
+    build._invalidate_on_toolkit_change()  # nothing changed: nothing dropped
+    assert (tmp_path / "_build" / ".jupyter_cache").exists() and (tmp_path / "_build" / ".doctrees").exists()
+    monkeypatch.setenv("BOOK_NULL_REPLICATES", "3")  # a smoke build
+    build._invalidate_on_toolkit_change()
+    assert not (tmp_path / "_build" / ".jupyter_cache").exists() and not (tmp_path / "_build" / ".doctrees").exists()
+    fill()
+    monkeypatch.delenv("BOOK_NULL_REPLICATES")  # back to the full book
+    build._invalidate_on_toolkit_change()
+    assert not (tmp_path / "_build" / ".doctrees").exists()
+
+
 def test_intro_opens_with_the_findings_at_a_glance(built_book):
     """The scorecard is computed when the book is built: one row per result, every verdict a known word."""
     html = (built_book / "book" / "intro.html").read_text()

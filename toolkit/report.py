@@ -79,7 +79,8 @@ def _read(run: Path, name: str) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.exists() else None
 
 
-def _interval(value: float, low: float, high: float) -> str:
+def interval(value: float, low: float, high: float) -> str:
+    """A value with its interval, as the findings tables print it: ``0.766 [0.739, 0.793]``."""
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
@@ -108,7 +109,7 @@ def findings(run: str | Path) -> pd.DataFrame:
         if ("hirenet", "auc") in t.index:
             r = t.loc[("hirenet", "auc")]
             base = t.loc[("logistic_regression", "auc"), "value"] if ("logistic_regression", "auc") in t.index else None
-            rows.append(("HireNet out-of-fold AUC (mean over folds)", _interval(r["value"], r["ci_low"], r["ci_high"]),
+            rows.append(("HireNet out-of-fold AUC (mean over folds)", interval(r["value"], r["ci_low"], r["ci_high"]),
                          "", f"logistic regression on answer means: {base:.3f}" if base is not None else ""))
     avr = _read(run, "attention_vs_random.csv")
     if avr is not None:
@@ -119,7 +120,7 @@ def findings(run: str | Path) -> pd.DataFrame:
                 r = f1.loc[model]
                 chance = f1.loc["coin flip", "value"] if "coin flip" in f1.index else float("nan")
                 rows.append((f"attention vs random slices, {model}: mean F1",
-                             _interval(r["value"], r["ci_low"], r["ci_high"]), f"{poster[model]:.3f}",
+                             interval(r["value"], r["ci_low"], r["ci_high"]), f"{poster[model]:.3f}",
                              f"coin flip {chance:.3f}"))
     auc = _read(run, "hirability_auc.csv")
     tests = _read(run, "permutation_tests.csv")
@@ -145,7 +146,7 @@ def findings(run: str | Path) -> pd.DataFrame:
         if len(pref):
             r = pref.iloc[0]
             rows.append(("preference for label-linked over distractor moments (1: none)",
-                         _interval(r["value"], r["ci_low"], r["ci_high"]), "", "planted truth"))
+                         interval(r["value"], r["ci_low"], r["ci_high"]), "", "planted truth"))
     verdicts = _read(run, "controls.csv")
     if verdicts is not None and "reference" in verdicts:
         for r in verdicts[verdicts["reference"] == "all"].itertuples():

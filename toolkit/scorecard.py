@@ -35,10 +35,6 @@ def null_replicates() -> int:
     return int(os.environ.get("BOOK_NULL_REPLICATES", 19))
 
 
-def _interval(value: float, low: float, high: float) -> str:
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
-
-
 def book_scorecard(corpus=None, run=None, seeds: int = 5) -> pd.DataFrame:
     """The scorecard of the book run (the chapters' stages, loaded from the stage cache when they ran).
 
@@ -56,6 +52,7 @@ def book_scorecard(corpus=None, run=None, seeds: int = 5) -> pd.DataFrame:
         :data:`COLUMNS`, one row per result.
     """
     from . import classify, controls, hirability, recovery, stages
+    from .report import interval
 
     if corpus is None:
         corpus = stages.simulate("book", seed=0)
@@ -78,7 +75,7 @@ def book_scorecard(corpus=None, run=None, seeds: int = 5) -> pd.DataFrame:
     poster = classify.POSTER.set_index("model")["f1_mean"]
     rows.append(("attention slices differ from random slices (Lasso mean F1)",
                  f"{poster['Lasso']:.3f} (coin flip {poster['coin flip']:.3f})",
-                 f"{_interval(lasso['value'], lasso['ci_low'], lasso['ci_high'])} (coin flip {coin:.3f})",
+                 f"{interval(lasso['value'], lasso['ci_low'], lasso['ci_high'])} (coin flip {coin:.3f})",
                  "yes" if lasso["ci_low"] > coin else "no", overall.get("f1_mean", "not measured"), "05"))
 
     # chapter 06 / 09: the signs of anxiety
@@ -118,7 +115,7 @@ def book_scorecard(corpus=None, run=None, seeds: int = 5) -> pd.DataFrame:
     posted = hirability.POSTER_AUC.set_index("model").loc["Lasso"]
     rows.append(("attention slices carry more hirability information (Lasso AUC, attention vs random)",
                  f"{posted['attention']:.3f} vs {posted['random']:.3f}, significant",
-                 f"{_interval(a['auc'], a['ci_low'], a['ci_high'])} vs {_interval(r['auc'], r['ci_low'], r['ci_high'])}",
+                 f"{interval(a['auc'], a['ci_low'], a['ci_high'])} vs {interval(r['auc'], r['ci_low'], r['ci_high'])}",
                  reproduced, overall.get("auc_difference", "not measured"), "07"))
 
     # ours: what attention learned
