@@ -101,6 +101,33 @@ def test_bigru_equals_packed_bidirectional_gru():
         torch.testing.assert_close(got[i, :n], expected[i, :n])
 
 
+def test_one_pass_bigru_equals_two_grus_in_outputs_and_gradients():
+    torch.manual_seed(1)
+    ours = model._BiGRU(3, 4)
+    x = torch.randn(5, 7, 3)
+    x_reversed = x.flip(1)
+    forward, reversed_ = ours._one_pass(x, x_reversed)
+    (forward.square().sum() + reversed_.sum()).backward()
+    one_pass = {n: p.grad.clone() for n, p in ours.named_parameters()}
+    ours.zero_grad()
+    expected_forward, _ = ours.forward_gru(x)
+    expected_reversed, _ = ours.backward_gru(x_reversed)
+    torch.testing.assert_close(forward, expected_forward)
+    torch.testing.assert_close(reversed_, expected_reversed)
+    (expected_forward.square().sum() + expected_reversed.sum()).backward()
+    for name, p in ours.named_parameters():
+        torch.testing.assert_close(one_pass[name], p.grad, msg=name)
+    # the saved state is that of two GRUs, and making the module draws only their initial weights
+    assert sorted(ours.state_dict()) == sorted(f"{d}_gru.{w}_l0" for d in ("forward", "backward")
+                                               for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    torch.manual_seed(2)
+    model._BiGRU(3, 4)
+    after = torch.rand(1)
+    torch.manual_seed(2)
+    nn.GRU(3, 4), nn.GRU(3, 4)
+    assert torch.equal(after, torch.rand(1))
+
+
 def test_shapes_and_masking():
     model = _model()
     x, lengths, mask, questions, answer_index = _batch()

@@ -27,6 +27,7 @@ How it is trained is :mod:`toolkit.training`; run folders are :mod:`toolkit.runs
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,8 +47,8 @@ class HireNetConfig:
     ----------
     hidden_size : int
         GRU state size per direction at the answer (frame) level. 16 by default: the frame GRU
-        is most of a training's time on the CPU, and 16 units train the book corpus in about
-        two thirds of the time of 32 (``benchmarks/bench_replicate.py``).
+        is most of a training's time on the CPU, and 16 units train the book corpus in well under
+        two thirds of the time of 32 (``benchmarks/bench_replicate.py`` gives the times).
     attention_size : int
         Size of :math:`u_t` and of the context vectors.
     answer_hidden_size : int or None
@@ -109,20 +110,59 @@ class _BiGRU(nn.Module):
     The backward direction runs on each sequence reversed within its own length, so padding comes
     after the real steps in both directions: the result equals ``nn.GRU(bidirectional=True)`` on
     a ``PackedSequence`` at every real step (outputs at padded steps are meaningless).
+
+    On the CPU both directions run as one GRU of twice the size whose weights are block-diagonal
+    (built from the two directions' weights at each call, so the parameters, their gradients and
+    the saved state are those of two GRUs): PyTorch's CPU GRU pays per time step during training,
+    and one pass instead of two made the frame GRU about a fifth faster
+    (``benchmarks/bench_replicate.py``). Elsewhere (CUDA) the two directions run as two GRUs.
     """
+
+    #: Both directions in one pass on the CPU. Set ``TOOLKIT_GRU_TWO_PASS=1`` in the environment of a
+    #: new process for the earlier way, two GRUs (``benchmarks/bench_replicate.py`` times both).
+    one_pass: bool = os.environ.get("TOOLKIT_GRU_TWO_PASS", "") != "1"
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__()
         self.forward_gru = nn.GRU(input_size, hidden_size, batch_first=True)
         self.backward_gru = nn.GRU(input_size, hidden_size, batch_first=True)
+        # a template for the one-pass GRU: not a submodule (its weights are built from the two above
+        # at each call), made without drawing from the random stream (initial weights stay as before)
+        with torch.random.fork_rng(devices=[]):
+            self.__dict__["_both"] = nn.GRU(2 * input_size, 2 * hidden_size, batch_first=True)
+
+    def _one_pass(self, x: torch.Tensor, x_reversed: torch.Tensor):
+        """Both directions in one GRU with block-diagonal weights: (forward, reversed) states."""
+        hidden = self.forward_gru.hidden_size
+
+        def weight(name):
+            f, b = getattr(self.forward_gru, name), getattr(self.backward_gru, name)
+            zeros = f.new_zeros(hidden, f.shape[1])
+            return torch.cat([torch.cat([part, zeros], 1) if d == 0 else torch.cat([zeros, part], 1)
+                              for g in range(3) for d, part in enumerate((f[g * hidden:(g + 1) * hidden],
+                                                                          b[g * hidden:(g + 1) * hidden]))])
+
+        def bias(name):
+            f, b = getattr(self.forward_gru, name), getattr(self.backward_gru, name)
+            return torch.cat([part[g * hidden:(g + 1) * hidden] for g in range(3) for part in (f, b)])
+
+        params = {"weight_ih_l0": weight("weight_ih_l0"), "weight_hh_l0": weight("weight_hh_l0"),
+                  "bias_ih_l0": bias("bias_ih_l0"), "bias_hh_l0": bias("bias_hh_l0")}
+        both = self._both
+        both.train(self.training)
+        out, _ = torch.func.functional_call(both, params, (torch.cat([x, x_reversed], dim=2),))
+        return out[..., :hidden], out[..., hidden:]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         steps = torch.arange(x.shape[1], device=x.device)[None, :]
         lengths = lengths.to(x.device)[:, None]
         reverse = torch.where(steps < lengths, lengths - 1 - steps, steps)
-        out_forward, _ = self.forward_gru(x)
         x_reversed = x.gather(1, reverse[..., None].expand(-1, -1, x.shape[2]))
-        out_reversed, _ = self.backward_gru(x_reversed)
+        if x.device.type == "cpu" and self.one_pass:
+            out_forward, out_reversed = self._one_pass(x, x_reversed)
+        else:
+            out_forward, _ = self.forward_gru(x)
+            out_reversed, _ = self.backward_gru(x_reversed)
         out_backward = out_reversed.gather(1, reverse[..., None].expand(-1, -1, out_reversed.shape[2]))
         return torch.cat([out_forward, out_backward], dim=2)
 
