@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bench_permutation.py", "bench_extract.py", "bench_training.py", "bench_simulate.py",
+ORDER = ["bench_permutation.py", "bench_extract.py", "bench_training.py", "bench_replicate.py", "bench_simulate.py",
          "calibration.py", "null_controls.py", "verdict_study.py", "cross_fitting.py", "bench_book.py"]
 
 

@@ -209,6 +209,38 @@ def test_result_save_load_and_fingerprint(signal_result, tmp_path):
         hirability.HirabilityResult.load(tmp_path / "r")
 
 
+def test_cross_fitted_features_train_the_models_and_each_fold_is_scored_on_its_own():
+    f, c = _features(signal=1.5, seed=1)
+    plain = hirability.hirability_auc(f, c, models=["Lasso"], n_boot=0, seed=0)
+    att = plain.scores.query("kind == 'attention'").drop_duplicates("candidate_id")
+    fold_of = att.set_index("candidate_id")["fold"]
+    attention = f[f["kind"] == "attention"]
+
+    def training_rows(table, k):
+        return table[table["candidate_id"].map(fold_of) != k]
+
+    # the same features for the training candidates: the very same scores
+    same = {k: training_rows(attention, k) for k in fold_of.unique()}
+    again = hirability.hirability_auc(f, c, models=["Lasso"], n_boot=0, seed=0, cross_fitted=same)
+    pd.testing.assert_frame_equal(again.scores, plain.scores)
+    assert again.params["cross_fitted"] is True and plain.params["cross_fitted"] is False
+    # label-free features for the training candidates: nothing to learn, the attention AUC falls to chance,
+    # while every fold is still scored on its own (unchanged) features and the random draws do not move
+    rng = np.random.default_rng(0)
+    noise = attention.assign(**{col: rng.normal(size=len(attention)) for col in ("AU45_delta", "AU20_delta")})
+    noisy = hirability.hirability_auc(f, c, models=["Lasso"], n_boot=0, seed=0,
+                                      cross_fitted={k: training_rows(noise, k) for k in fold_of.unique()})
+    auc = lambda r: r.table.set_index("kind").loc["attention", "auc"]  # noqa: E731
+    assert auc(plain) > 0.75 and abs(auc(noisy) - 0.5) < 0.15
+    pd.testing.assert_frame_equal(noisy.redraws, plain.redraws)
+    # a missing fold, or a fold's own candidate among its training rows, is refused
+    with pytest.raises(ValueError, match="cross_fitted: no features for fold 4"):
+        hirability.hirability_auc(f, c, models=["Lasso"], n_boot=0, cross_fitted={k: same[k] for k in range(4)})
+    leaky = {**same, 0: attention}
+    with pytest.raises(ValueError, match=r"cross_fitted\[0\]: holds candidate .* of fold 0 itself"):
+        hirability.hirability_auc(f, c, models=["Lasso"], n_boot=0, cross_fitted=leaky)
+
+
 @pytest.mark.slow
 def test_hirability_stage_on_tiny_corpus_is_cached(tmp_path, monkeypatch):
     from toolkit import simulate, stages
@@ -251,3 +283,20 @@ def test_calibration_replicate_and_summary():
     summary = calibration.summarise(rep)
     assert list(summary["test"]) == list(calibration.TESTS)
     assert (summary["ci_low"] <= summary["rate"]).all() and (summary["rate"] <= summary["ci_high"]).all()
+
+
+def test_redraw_verdict_reads_both_directions():
+    def table(p, alternative):
+        return pd.DataFrame({"model": ["RF", "Lasso", "RF", "Lasso"], "test": ["redraw", "redraw", "delong", "delong"],
+                             "p_holm": [*p, 0.001, 0.001], "alternative": alternative})
+
+    above = hirability.redraw_verdict(table([0.04, 0.3], "greater"), table([1.0, 0.9], "less"))
+    assert (above.verdict, above.n_above, above.n_below, above.text) == ("reproduced", 1, 0, "yes, 1 of 2 models")
+    below = hirability.redraw_verdict(table([0.6, 0.8], "greater"), table([0.01, 0.05], "less"))
+    assert (below.verdict, below.n_below) == ("reversed", 2)  # 0.05 is at the level, so it counts
+    assert below.text == "reversed: attention below random for 2 of 2 models"
+    neither = hirability.redraw_verdict(table([0.06, 0.3], "greater"), table([0.2, 0.051], "less"))
+    assert (neither.verdict, neither.text) == ("neither", "no")
+    assert neither.p_below.to_dict() == {"RF": 0.2, "Lasso": 0.051}  # the delong rows are not read
+    with pytest.raises(ValueError, match="below: expected alternative 'less'"):
+        hirability.redraw_verdict(table([0.1, 0.1], "greater"), table([0.1, 0.1], "greater"))

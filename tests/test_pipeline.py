@@ -116,7 +116,7 @@ def test_a_second_run_loads_every_stage(folders, cache, tmp_path, monkeypatch):
                                 or _real(*a, **k))
     result = pipeline.run(corpus, tmp_path / "again", folds=3, epochs=2, repeats=1, redraws=4, progress=False)
     assert computed == []
-    assert len(list((cache / "train").iterdir())) == 1
+    assert len(list((cache / "train").iterdir())) == 1 + 3  # the run, and one HireNet per hirability fold (cross-fitting)
     assert result.path == tmp_path / "again" and sorted(result.tables) == sorted(
         ["attention_vs_random", "importances", "recovery", "hirability_auc", "hirability_redraws", "permutation_tests"])
     for name, table in result.tables.items():

@@ -215,13 +215,15 @@ def test_a_stage_writes_atomically_and_loads_what_it_returned(stage_cache):
 
     with pytest.raises(RuntimeError, match="interrupted"):
         toy(fail=True)
-    assert not (toy.folder(fail=True)).exists()
+    assert not (toy.folder(fail=True)).exists() and not toy.cached(fail=True)
     assert not list((stage_cache / "toy").iterdir())  # no temporary folder left behind
+    assert not toy.cached() and calls == [2]  # asking computes nothing
     first = toy()
+    assert toy.cached() and toy.cached(2) and not toy.cached(3)
     assert list(first) == ["a", "b"] and first["a"]["x"].tolist() == [0, 1]
     assert (toy.folder() / ".stage-key").read_text().strip() == toy.key()
     again = toy()
-    assert calls == [2, 2]
+    assert calls == [2, 2]  # the failed call and the first; the second loaded
     pd.testing.assert_frame_equal(again["b"], first["b"])
     # an entry without its key file (an interrupted writer) is recomputed and replaced
     (toy.folder() / ".stage-key").unlink()
@@ -295,6 +297,43 @@ def test_run_writes_the_tables_the_stages_return(folders, monkeypatch):
     _same(run / "results" / "hirability_redraws.csv", redraw_null.redraws)
     assert set(avr["n_folds"]) == {FOLDS * REPEATS} and len(redraw_null.redraws) == 4 * REDRAWS
     assert (tests.loc[tests["test"] == "redraw", "n"] == REDRAWS).all()
+
+
+@pytest.mark.slow
+def test_hirability_cross_fits_a_runs_attention(tiny, monkeypatch):
+    """Each hirability fold's training slices come from a HireNet trained without that fold."""
+    run = stages.train(tiny, folds=FOLDS, epochs=EPOCHS, progress=False)
+    trained_on = []
+    real = stages.train
+
+    def recording(corpus, **options):
+        trained_on.append((set(corpus.manifest["candidate_id"]), options))
+        return real(corpus, **options)
+
+    monkeypatch.setattr(stages, "train", recording)
+    result = stages.hirability(tiny, run, folds=FOLDS, redraws=1, models=("RBF SVM",), tune=False, n_boot=0)
+    plain = stages.hirability(tiny, run, folds=FOLDS, redraws=1, models=("RBF SVM",), tune=False, n_boot=0,
+                              cross_fit=False)
+    assert result.params["cross_fitted"] is True and plain.params["cross_fitted"] is False
+    fold_of = result.scores.drop_duplicates("candidate_id").set_index("candidate_id")["fold"]
+    assert len(trained_on) == FOLDS
+    for k, (candidates, options) in enumerate(trained_on):
+        assert candidates == set(fold_of.index[fold_of != k])  # everyone but fold k
+        assert options["folds"] == FOLDS - 1 and options["seed"] == 0 and options["epochs"] == EPOCHS
+    # only the attention kind changes; the random draws are the same slices, scored the same way
+    pd.testing.assert_frame_equal(result.redraws, plain.redraws)
+    attention = lambda r: r.scores.query("kind == 'attention'")["score"].to_numpy()  # noqa: E731
+    assert not np.allclose(attention(result), attention(plain))
+    # an attention table is not a run: nothing to cross-fit
+    table = stages.hirability(tiny, run.attention, folds=FOLDS, redraws=1, models=("Lasso",), tune=False, n_boot=0)
+    assert table.params["cross_fitted"] is False and len(trained_on) == FOLDS
+    # a run folder without its training configuration cannot be trained again: said, not hidden
+    import dataclasses
+
+    bare = dataclasses.replace(run, config={}, _key=None)
+    with pytest.warns(UserWarning, match="not cross-fitted"):
+        unfitted = stages.hirability(tiny, bare, folds=FOLDS, redraws=1, models=("Lasso",), tune=False, n_boot=0)
+    assert unfitted.params["cross_fitted"] is False and len(trained_on) == FOLDS
 
 
 # --------------------------------------------------------------------------- 3. dead clips

@@ -255,6 +255,11 @@ class Stage:
         """Where a call with these arguments is (or would be) cached."""
         return cache_dir() / self.name / self.key(*args, **kwargs)
 
+    def cached(self, *args, **kwargs) -> bool:
+        """Whether a call with these arguments would load its result (nothing is computed)."""
+        key = self.key(*args, **kwargs)
+        return _complete(cache_dir() / self.name / key, key)
+
     def __call__(self, *args, **kwargs):
         key = self.key(*args, **kwargs)
         folder = cache_dir() / self.name / key

@@ -233,8 +233,10 @@ def plot_scores(results: pd.DataFrame, ax=None, metrics=("f1_attention", "f1_ran
                     fmt="o", color=colors[i % len(colors)], label=model, capsize=3)
         if model in poster.index:
             pv = [poster.loc[model, m] if m in poster.columns else np.nan for m in metrics]
-            ax.plot(x, pv, "x", color=colors[i % len(colors)], ms=8, mew=2,
-                    label="poster" if i == 0 else None)
+            ax.plot(x, pv, "x", color=colors[i % len(colors)], ms=8, mew=2)
+    if any(model in poster.index for model in models):
+        # one legend entry for the crosses, drawn neutral: each cross takes its model's colour
+        ax.plot([], [], "x", color="#444444", ms=8, mew=2, label="poster's value\n(in the model's colour)")
     ax.set_xticks(np.arange(len(metrics)), [m.replace("f1_", "F1 ").replace("auc", "AUC") for m in metrics])
     ax.set_ylabel("score (0-1)")
     ax.set_ylim(-0.02, 1.02)

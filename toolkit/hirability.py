@@ -38,7 +38,8 @@ from .models import HIRABILITY_MODELS, make_model
 
 __all__ = [
     "MODELS", "POSTER_AUC", "HirabilityResult", "candidate_features", "outer_folds",
-    "cross_validated_scores", "hirability_auc", "permutation_tests", "poster_table",
+    "cross_validated_scores", "hirability_auc", "permutation_tests", "redraw_verdict", "RedrawVerdict",
+    "poster_table",
     "plot_redraw_null",
 ]
 
@@ -147,7 +148,7 @@ def _decision(fitted, X: np.ndarray) -> np.ndarray:
 
 
 def cross_validated_scores(X, label, groups, fold, model: str, seed: int = 0, tune: bool = True,
-                           inner_splits: int = 3) -> np.ndarray:
+                           inner_splits: int = 3, train_X: dict | None = None) -> np.ndarray:
     """Out-of-fold scores of one model: each fold scored by a model fitted on the other folds.
 
     Parameters
@@ -164,6 +165,9 @@ def cross_validated_scores(X, label, groups, fold, model: str, seed: int = 0, tu
         AUC) on the training folds; False uses fixed defaults (faster; the calibration study).
     inner_splits : int
         Inner folds (fewer when the training folds hold fewer positions).
+    train_X : dict, optional
+        Fold -> array of the shape of ``X`` whose rows replace ``X``'s for the *training*
+        candidates of that fold (cross-fitted features); the test candidates keep ``X``.
 
     Returns
     -------
@@ -184,6 +188,9 @@ def cross_validated_scores(X, label, groups, fold, model: str, seed: int = 0, tu
         train = ~test
         if y[train].min() == y[train].max():
             raise ValueError(f"fold {k}: its training candidates all have label {y[train][0]}")
+        X_fit = X if train_X is None else np.asarray(train_X[k], dtype=float)
+        if X_fit.shape != X.shape:
+            raise ValueError(f"train_X[{k}]: shape {X_fit.shape}, expected {X.shape}")
         if grid:
             n_inner = min(inner_splits, len(np.unique(groups[train])))
             inner = splitter(n_inner, seed, stratified=True)
@@ -192,10 +199,10 @@ def cross_validated_scores(X, label, groups, fold, model: str, seed: int = 0, tu
                 # an inner fold with a single class leaves a NaN score; the grid still chooses
                 warnings.simplefilter("ignore", category=UserWarning)
                 warnings.simplefilter("ignore", category=RuntimeWarning)
-                search.fit(X[train], y[train], groups=groups[train])
+                search.fit(X_fit[train], y[train], groups=groups[train])
             fitted = search.best_estimator_
         else:
-            fitted = clone(pipe).fit(X[train], y[train])
+            fitted = clone(pipe).fit(X_fit[train], y[train])
         scores[test] = _decision(fitted, X[test])
     return scores
 
@@ -284,7 +291,8 @@ class HirabilityResult:
 
 def hirability_auc(features: pd.DataFrame, candidates: pd.DataFrame, models=MODELS,
                    n_draws: int | None = None, n_splits: int = 5, n_boot: int = 1000, seed: int = 0,
-                   tune: bool = True, n_jobs: int = 1, progress: bool = False) -> HirabilityResult:
+                   tune: bool = True, n_jobs: int = 1, progress: bool = False,
+                   cross_fitted: dict | None = None) -> HirabilityResult:
     """Out-of-fold AUC of each model on attention-slice and random-slice features.
 
     Parameters
@@ -314,6 +322,13 @@ def hirability_auc(features: pd.DataFrame, candidates: pd.DataFrame, models=MODE
         depend on it.
     progress : bool
         Show a progress bar.
+    cross_fitted : dict, optional
+        Cross-fitting (:func:`toolkit.stages.hirability` builds it): fold ``k`` (of
+        :func:`outer_folds` with ``n_splits`` and ``seed``) -> slice features of the attention
+        slices of fold ``k``'s *training* candidates taken from a HireNet that never saw fold
+        ``k``'s labels. Those rows train the models of fold ``k``; fold ``k``'s candidates are
+        still scored on ``features``. A training candidate without an attention slice there gets
+        NaN features (imputed on the training folds).
 
     Returns
     -------
@@ -337,6 +352,18 @@ def hirability_auc(features: pd.DataFrame, candidates: pd.DataFrame, models=MODE
     draws = available if n_draws is None else available[:n_draws]
     if n_draws is not None and len(draws) < n_draws:
         raise ValueError(f"{n_draws} random draws asked, the slice features hold {len(available)}")
+    train_X = None
+    if cross_fitted is not None:
+        train_X = {}
+        for k in np.unique(fold):
+            if k not in cross_fitted:
+                raise ValueError(f"cross_fitted: no features for fold {k} (folds {sorted(np.unique(fold))})")
+            other = candidate_features(cross_fitted[k], candidates)
+            other = other[other["kind"] == "attention"].set_index("candidate_id")
+            stray = set(other.index) & set(ids[fold == k])
+            if stray:
+                raise ValueError(f"cross_fitted[{k}]: holds candidate {sorted(stray)[0]!r} of fold {k} itself")
+            train_X[k] = other.reindex(ids)[cols].to_numpy(float)
     blocks = [("attention", 0, att)]
     for d in draws:
         rnd = per[(per["kind"] == "random") & (per["draw"] == d)].set_index("candidate_id").reindex(ids)
@@ -345,12 +372,18 @@ def hirability_auc(features: pd.DataFrame, candidates: pd.DataFrame, models=MODE
     if progress:
         from tqdm import tqdm
         jobs = tqdm(jobs, desc="hirability", unit="cross-validation")
+
+    def fits(kind):
+        return train_X if kind == "attention" else None
+
     if n_jobs == 1:
-        all_scores = [cross_validated_scores(X, y, groups, fold, m, seed=seed, tune=tune) for m, _, _, X in jobs]
+        all_scores = [cross_validated_scores(X, y, groups, fold, m, seed=seed, tune=tune, train_X=fits(kind))
+                      for m, kind, _, X in jobs]
     else:
         from joblib import Parallel, delayed
         all_scores = Parallel(n_jobs=n_jobs)(delayed(cross_validated_scores)(X, y, groups, fold, m, seed=seed,
-                                                                              tune=tune) for m, _, _, X in jobs)
+                                                                              tune=tune, train_X=fits(kind))
+                                             for m, kind, _, X in jobs)
     rows = [pd.DataFrame({"candidate_id": ids, "position_id": groups, "label": y, "fold": fold,
                           "model": m, "kind": kind, "draw": d, "score": score})
             for (m, kind, d, _), score in zip(jobs, all_scores)]
@@ -370,7 +403,7 @@ def hirability_auc(features: pd.DataFrame, candidates: pd.DataFrame, models=MODE
     table["interval"] = CONDITIONAL if n_boot else "none"
     redraws = pd.DataFrame(redraws, columns=["model", "draw", "auc"])
     params = {"models": models, "n_draws": len(draws), "n_splits": n_splits, "n_boot": n_boot, "seed": seed,
-              "tune": tune, "n_features": len(cols)}
+              "tune": tune, "n_features": len(cols), "cross_fitted": cross_fitted is not None}
     return HirabilityResult(table, scores, redraws, params)
 
 
@@ -459,6 +492,68 @@ def permutation_tests(result: HirabilityResult, n_permutations: int = 10_000, se
         out.loc[idx, "p_holm"] = stats.holm(out.loc[idx, "p_value"].to_numpy())
     out["alternative"] = alternative
     return out
+
+
+@dataclass
+class RedrawVerdict:
+    """The redraw test read in both directions (:func:`redraw_verdict`).
+
+    Attributes
+    ----------
+    verdict : {"reproduced", "reversed", "neither"}
+        "reproduced": attention above its redraw null at Holm-adjusted p <= ``alpha`` for at least
+        one model; "reversed": none above, at least one below; "neither": no model either way.
+    n_above, n_below, n_models : int
+        Models whose attention AUC is above (below) the redraw null at adjusted p <= ``alpha``.
+    p_above, p_below : pandas.Series
+        Holm-adjusted redraw p-values per model, each direction.
+    alpha : float
+    """
+
+    verdict: str
+    n_above: int
+    n_below: int
+    n_models: int
+    p_above: pd.Series
+    p_below: pd.Series
+    alpha: float
+
+    @property
+    def text(self) -> str:
+        """The verdict in words ("yes, 2 of 4 models", "reversed: ...", "no")."""
+        if self.verdict == "reproduced":
+            return f"yes, {self.n_above} of {self.n_models} models"
+        if self.verdict == "reversed":
+            return f"reversed: attention below random for {self.n_below} of {self.n_models} models"
+        return "no"
+
+
+def redraw_verdict(above: pd.DataFrame, below: pd.DataFrame, alpha: float = 0.05) -> RedrawVerdict:
+    """Is the attention AUC above, below or inside its redraw null? One rule for the book and the scorecard.
+
+    Parameters
+    ----------
+    above, below : pandas.DataFrame
+        :func:`permutation_tests` with ``alternative="greater"`` and ``"less"`` (their ``redraw``
+        rows are read).
+    alpha : float
+        Level of the Holm-adjusted p-values.
+
+    Returns
+    -------
+    RedrawVerdict
+    """
+    for name, table, want in (("above", above, "greater"), ("below", below, "less")):
+        rows = table[table["test"] == "redraw"]
+        if rows.empty:
+            raise ValueError(f"{name}: no redraw test in the table")
+        if set(rows["alternative"]) != {want}:
+            raise ValueError(f"{name}: expected alternative {want!r}, got {sorted(set(rows['alternative']))}")
+    p_above = above[above["test"] == "redraw"].set_index("model")["p_holm"]
+    p_below = below[below["test"] == "redraw"].set_index("model")["p_holm"].reindex(p_above.index)
+    n_above, n_below = int((p_above <= alpha).sum()), int((p_below <= alpha).sum())
+    verdict = "reproduced" if n_above else ("reversed" if n_below else "neither")
+    return RedrawVerdict(verdict, n_above, n_below, len(p_above), p_above, p_below, alpha)
 
 
 # --------------------------------------------------------------------------- figure

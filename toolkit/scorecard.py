@@ -24,7 +24,7 @@ import os
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "book_scorecard", "null_replicates"]
+__all__ = ["COLUMNS", "book_scorecard", "chapter_summary", "markdown", "null_replicates"]
 
 #: The columns of the scorecard.
 COLUMNS = ("result", "poster", "ours", "reproduced", "null controls", "chapter")
@@ -33,6 +33,19 @@ COLUMNS = ("result", "poster", "ours", "reproduced", "null controls", "chapter")
 def null_replicates() -> int:
     """Replicates of every null reference in the book: 19, or ``BOOK_NULL_REPLICATES`` (a smoke build)."""
     return int(os.environ.get("BOOK_NULL_REPLICATES", 19))
+
+
+def _null_study(corpus, run, seeds: int):
+    """The book corpus, its run and the arguments of chapter 09's null study (:func:`toolkit.stages.controls`)."""
+    from . import controls, stages
+
+    if corpus is None:
+        corpus = stages.simulate("book", seed=0)
+    if run is None:
+        run = stages.train(corpus, progress=False)
+    n_null = null_replicates()
+    return corpus, run, dict(replicates={r: n_null for r in controls.REFERENCES}, seeds=seeds, seed=0,
+                             progress=False)
 
 
 def book_scorecard(corpus=None, run=None, seeds: int = 5) -> pd.DataFrame:
@@ -54,13 +67,8 @@ def book_scorecard(corpus=None, run=None, seeds: int = 5) -> pd.DataFrame:
     from . import classify, controls, hirability, recovery, stages
     from .report import interval
 
-    if corpus is None:
-        corpus = stages.simulate("book", seed=0)
-    if run is None:
-        run = stages.train(corpus, progress=False)
-    n_null = null_replicates()
-    table = stages.controls(corpus, run, replicates={r: n_null for r in controls.REFERENCES}, seeds=seeds, seed=0,
-                            progress=False)
+    corpus, run, options = _null_study(corpus, run, seeds)
+    table = stages.controls(corpus, run, **options)
     verdict = controls.compare(table)
     overall = verdict[verdict["reference"] == "all"].set_index("metric")["verdict"]
     trained = table[table["reference"] == controls.OBSERVED].groupby("metric")["value"].mean()
@@ -102,16 +110,7 @@ def book_scorecard(corpus=None, run=None, seeds: int = 5) -> pd.DataFrame:
     down = stages.tests(result, seed=0, alternative="less", redraw_null=null)
     auc = result.table.set_index(["model", "kind"])
     a, r = auc.loc[("Lasso", "attention")], auc.loc[("Lasso", "random")]
-    up_holm = up[up["test"] == "redraw"].set_index("model")["p_holm"]
-    down_holm = down[down["test"] == "redraw"].set_index("model")["p_holm"]
-    n_up, n_down = int((up_holm <= 0.05).sum()), int((down_holm <= 0.05).sum())
-    n_models = len(up_holm)
-    if n_up:
-        reproduced = f"yes, {n_up} of {n_models} models"
-    elif n_down:
-        reproduced = f"reversed: attention below random for {n_down} of {n_models} models"
-    else:
-        reproduced = "no"
+    reproduced = hirability.redraw_verdict(up, down).text
     posted = hirability.POSTER_AUC.set_index("model").loc["Lasso"]
     rows.append(("attention slices carry more hirability information (Lasso AUC, attention vs random)",
                  f"{posted['attention']:.3f} vs {posted['random']:.3f}, significant",
@@ -124,3 +123,53 @@ def book_scorecard(corpus=None, run=None, seeds: int = 5) -> pd.DataFrame:
                  f"{pref.mean():.2f} (seeds {pref.min():.2f} to {pref.max():.2f})", "",
                  overall.get("preference", "not measured"), "09"))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def markdown(card: pd.DataFrame, chapter_links: dict | None = None) -> str:
+    """The scorecard as a Markdown table (a ``chapter`` column of links when ``chapter_links`` is given).
+
+    ``chapter_links`` maps a chapter number ("05") to its link text (a MyST role); rows of a
+    chapter without a link keep the number.
+    """
+    names = ["result", "poster", "ours", "reproduced", "null controls"]
+    if chapter_links is not None:
+        names.append("chapter")
+    lines = ["| " + " | ".join(names) + " |", "| " + " | ".join("---" for _ in names) + " |"]
+    for row in card.itertuples(index=False):
+        cells = [row[0], row[1], row[2], row[3] or "-", row[4]]
+        if chapter_links is not None:
+            cells.append(chapter_links.get(row[5], row[5]))
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def chapter_summary(chapter: str, corpus=None, run=None, seeds: int = 5) -> str:
+    """A chapter's own rows of the scorecard, as Markdown, to open the chapter with.
+
+    The rows need chapter 09's null study; it takes minutes, so this never starts it: until that
+    study is in the stage cache (``make book`` runs the intro page, which computes it, before the
+    chapters), the text says where the rows will come from. Everything else the rows need is a
+    stage the chapters compute anyway.
+
+    Parameters
+    ----------
+    chapter : str
+        "04", "05", "06", "07" or "09".
+
+    Returns
+    -------
+    str
+        Markdown: a lead-in and the table of this chapter's rows.
+    """
+    from . import stages
+
+    known = ("04", "05", "06", "07", "09")
+    if chapter not in known:
+        raise ValueError(f"chapter: one of {', '.join(known)} (the chapters with a row), got {chapter!r}")
+    corpus, run, options = _null_study(corpus, run, seeds)
+    lead = "**This chapter in the book's findings at a glance** ({ref}`findings-at-a-glance`)"
+    if not stages.controls.cached(corpus, run, **options):
+        return (f"{lead}: this chapter's row needs the null study of chapter 09, which has not run yet in this "
+                "stage cache; `make book` computes it (the intro page shows the whole table).")
+    card = book_scorecard(corpus, run, seeds=seeds)
+    return f"{lead}:\n\n" + markdown(card[card["chapter"] == chapter])

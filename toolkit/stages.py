@@ -250,11 +250,22 @@ def recovery(corpus, slices, n_boot: int = 1000, seed: int = 0):
 @stage("hirability", uses=("hirability", "slices"), ignore=("progress", "n_jobs"))
 def hirability(corpus, attention, question: int | None = 1, folds: int = 5, redraws: int = 19, n_boot: int = 1000,
                seed: int = 0, tune: bool = True, models=("RF", "Lasso", "linear SVM", "RBF SVM"),
-               n_jobs: int = 1, progress: bool = False):
+               cross_fit: bool = True, n_jobs: int = 1, progress: bool = False):
     """Out-of-fold hirability AUC of attention slices and of ``redraws`` random draws, per model.
 
     Random slices are drawn once with ``redraws`` per answer; draw ``r`` is each candidate's
     ``r``-th random slice (draw 0 pairs with attention in the paired tests).
+
+    Cross-fitting. A run's out-of-fold attention of a candidate comes from a HireNet that never saw
+    that candidate but saw every other fold's labels: in hirability fold ``k`` the training
+    candidates' attention slices would come from networks trained on fold ``k``'s labels. With
+    ``cross_fit`` (the default, for a run), HireNet is trained again, with the run's settings and
+    one fold fewer, on the candidates outside each hirability fold ``k`` (``folds`` trainings,
+    cached stages); those out-of-fold attention slices train the models of fold ``k``, and fold
+    ``k``'s own candidates keep the run's attention, from a model that never saw them. An
+    attention table that is not a run (salience, a null replicate) is not cross-fitted: nothing
+    in it was trained on the labels; nor is a run folder without its training configuration (with a
+    warning). ``result.params["cross_fitted"]`` says which was done.
 
     Returns
     -------
@@ -264,12 +275,57 @@ def hirability(corpus, attention, question: int | None = 1, folds: int = 5, redr
 
     sliced = slices(corpus, attention, question=question, n_random=redraws, seed=seed)
     feats = slice_features(corpus, sliced)
+    cross = None
+    if cross_fit and not isinstance(attention, pd.DataFrame):
+        if "train" in (getattr(attention, "config", None) or {}):
+            cross = _cross_fitted(corpus, attention, feats, question=question, folds=folds, seed=seed,
+                                  progress=progress)
+        else:
+            warnings.warn("hirability: the run records no training configuration (config.json), so HireNet cannot "
+                          "be trained again: its attention is not cross-fitted (params['cross_fitted'] is False)",
+                          stacklevel=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = hir.hirability_auc(feats, corpus.candidates, models=list(models), n_draws=redraws, n_splits=folds,
-                                    n_boot=n_boot, seed=seed, tune=tune, n_jobs=n_jobs, progress=progress)
+                                    n_boot=n_boot, seed=seed, tune=tune, n_jobs=n_jobs, progress=progress,
+                                    cross_fitted=cross)
     result.params.update(question=question, redraws=redraws, folds=folds, seed=seed, tune=tune)
     return result
+
+
+def _cross_fitted(corpus, run, features, question, folds: int, seed: int, progress: bool) -> dict:
+    """Fold -> attention-slice features of its training candidates from a HireNet that never saw the fold."""
+    import numpy as np
+
+    from . import hirability as hir
+    from .model import HireNetConfig
+
+    config = run.config
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        per = hir.candidate_features(features, corpus.candidates)
+    att = per[per["kind"] == "attention"]
+    fold = hir.outer_folds(att["label"].to_numpy(int), att["position_id"].astype(str).to_numpy(), n_splits=folds,
+                           seed=seed)
+    settings = dict(config["train"])
+    fixed = ("folds", "seed", "epochs", "untrained", "device", "num_threads")
+    options = {k: v for k, v in settings.items() if k not in fixed}
+    model = {k: v for k, v in config["model"].items() if k != "n_questions"}
+    model["features"] = tuple(model["features"]) if model.get("features") else None
+    inner_folds = max(2, int(settings["folds"]) - 1)
+    out = {}
+    ks = np.unique(fold)
+    if progress:
+        from tqdm import tqdm
+        ks = tqdm(ks, desc="cross-fitting HireNet", unit="fold")
+    for k in ks:
+        others = corpus.subset(candidate_ids=att["candidate_id"].to_numpy()[fold != k])
+        inner = train(others, folds=inner_folds, seed=int(settings["seed"]), epochs=int(settings["epochs"]),
+                      untrained=bool(settings["untrained"]), device=settings["device"], model=HireNetConfig(**model),
+                      options=options, progress=False)
+        inner_features = slice_features(others, slices(others, inner, question=question, n_random=1, seed=seed))
+        out[int(k)] = inner_features[inner_features["kind"] == "attention"]
+    return out
 
 
 @stage("tests", uses=("hirability", "stats"))
