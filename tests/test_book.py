@@ -148,6 +148,29 @@ def test_intro_opens_with_the_findings_at_a_glance(built_book):
         assert "notebooks/" in row, "each row links to its chapter"
 
 
+def test_each_chapter_with_a_result_opens_with_its_rows_of_the_findings(built_book):
+    """Chapters 04-07 and 09 open with their own rows of the intro's table, the same cells."""
+    intro = (built_book / "book" / "intro.html").read_text()
+    start = intro.index('id="findings-at-a-glance"')
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", intro[start:intro.index("</table>", start)], re.S)[1:]
+
+    def cells(row):
+        return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+    expected = {}
+    for row in rows:
+        c = cells(row)
+        expected.setdefault(c[5], []).append(c[:5])
+    assert sorted(expected) == ["04", "05", "06", "07", "09"]
+    for chapter, want in expected.items():
+        page = next((built_book / "notebooks").glob(f"{chapter}_*.html")).read_text()
+        first = page.index("<table")
+        assert page.index("findings at a glance") < first < page.index('id="overview"'), chapter
+        got = [cells(r) for r in re.findall(r"<tr[^>]*>(.*?)</tr>", page[first:page.index("</table>", first)],
+                                            re.S)[1:]]
+        assert got == want, (chapter, got, want)
+
+
 @contextlib.contextmanager
 def _serve(folder: Path):
     handler = functools.partial(_QuietHandler, directory=str(folder))
@@ -260,17 +283,15 @@ def test_book_in_a_headless_browser(built_book):
             if status != 200:
                 problems.append(f"broken internal link: {link}")
         browser.close()
-    # wide content is kept as a build artefact and checked by its own test (known debt, see below)
+    # wide content is kept as a build artefact and checked by its own test (below)
     (shots / "wide-content.txt").write_text("".join(f"{w}\n" for w in wide))
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.slow
 @pytest.mark.book
-@pytest.mark.xfail(strict=True, reason="known layout debt (issue 13): wide tables, long printed lines and one "
-                                       "equation still overflow their column; the list is book/_build/screenshots/"
-                                       "wide-content.txt. Remove this mark when it is empty.")
 def test_book_content_fits_its_column(built_book):
+    """No table, display equation or printed output wider than its column (the browser test lists them)."""
     report = ROOT / "book" / "_build" / "screenshots" / "wide-content.txt"
     if not report.exists():
         pytest.skip("the browser test did not run")
