@@ -7,7 +7,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["bench_permutation.py", "bench_extract.py", "bench_training.py", "bench_replicate.py", "bench_simulate.py",
-         "calibration.py", "null_controls.py", "verdict_study.py", "cross_fitting.py", "bench_book.py"]
+         "calibration.py", "null_controls.py", "verdict_study.py", "cross_fitting.py", "bench_moments.py",
+         "bench_book.py"]
 
 
 def main() -> int:

@@ -51,7 +51,7 @@ def test_simulate_run_report_writes_the_run_folder_contract(folders):
     assert {k: recorded[k] for k in ("folds", "seed", "epochs", "question", "n_random", "repeats", "redraws",
                                      "null")} == {"folds": 3, "seed": 0, "epochs": 2, "question": 1,
                                                   "n_random": 4, "repeats": 1, "redraws": 4, "null": 0}
-    assert set(recorded["seconds"]) == {"train", "analyses"}
+    assert set(recorded["seconds"]) == {"train", "analyses", "moments"}
     for fold in range(3):
         assert (run / "checkpoints" / f"fold{fold}.pt").exists()
         assert (run / "checkpoints" / f"fold{fold}.json").exists()
@@ -59,6 +59,9 @@ def test_simulate_run_report_writes_the_run_folder_contract(folders):
         "predictions.parquet": ["candidate_id", "fold", "label", "score"],
         "attention.parquet": ["answer_id", "time_s", "weight"],
         "slices.parquet": ["slice_id", "answer_id", "candidate_id", "kind", "start_s", "end_s"],
+        "moments.parquet": ["moment_id", "answer_id", "candidate_id", "question", "rank", "start_s", "end_s",
+                            "peak_s", "attention", "fold", "logit", "score", "impact_occlusion", "impact_ig",
+                            "n_frames"],
     }
     for name, columns in contract.items():
         table = pd.read_parquet(run / name)
@@ -158,6 +161,29 @@ def test_null_controls_are_written_beside_the_results(folders, tmp_path, monkeyp
     real.meta["source"] = "openface"
     pipeline.run(real, tmp_path / "real", folds=3, epochs=2, repeats=1, redraws=4, null=1, progress=False)
     assert seen[-1]["references"] == ("untrained", "permuted", "salience")
+
+
+@pytest.mark.slow
+def test_report_opens_with_one_candidates_key_moments(folders, tmp_path):
+    corpus, run = folders
+    key_moments = pd.read_parquet(run / "moments.parquet")
+    candidate = str(key_moments["candidate_id"].iloc[0])
+    result = _toolkit("report", run, "--candidate", candidate)
+    text = (run / "report.html").read_text()
+    assert "report written to" in result.stdout
+    heading = f"<h2>Key moments of candidate {candidate}"
+    assert heading in text and text.index("<h2>Findings</h2>") < text.index(heading) < text.index(
+        "<h2>Out-of-fold scores by label</h2>")
+    # an unknown candidate, or a run without key moments, is a one-line error
+    bad = subprocess.run([sys.executable, "-m", "toolkit", "report", str(run), "--candidate", "nobody"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "candidate_id 'nobody' is not in the corpus manifest" in bad.stderr
+    old = tmp_path / "old-run"
+    old.mkdir()
+    for name in ("config.json", "run.json", "attention.parquet"):
+        (old / name).write_bytes((run / name).read_bytes())
+    with pytest.raises(FileNotFoundError, match="moments.parquet is missing"):
+        report.write(old, "html", candidate=candidate)
 
 
 def test_report_refuses_an_unknown_format(tmp_path):

@@ -281,8 +281,11 @@ def test_run_writes_the_tables_the_stages_return(folders, monkeypatch):
     hirability = stages.hirability(corpus, trained, folds=FOLDS, redraws=1)  # the table: tuned, draw 0
     redraw_null = stages.hirability(corpus, trained, folds=FOLDS, redraws=REDRAWS, tune=False, n_boot=0)
     tests = stages.tests(hirability, redraw_null=redraw_null)
+    key_moments = stages.moments(corpus, trained)
     # every one was loaded from what the command line computed: the same keys, so the same parameters
     assert computed == []
+    pd.testing.assert_frame_equal(pd.read_parquet(run / "moments.parquet"), key_moments)
+    assert key_moments["rank"].min() == 0 and {"impact_occlusion", "impact_ig", "AU12_delta"} <= set(key_moments)
 
     pd.testing.assert_frame_equal(pd.read_parquet(run / "predictions.parquet"), trained.predictions)
     pd.testing.assert_frame_equal(pd.read_parquet(run / "attention.parquet"), trained.attention)

@@ -15,8 +15,8 @@ import importlib
 
 _SUBMODULES = (
     "cache", "calibration", "classify", "cli", "controls", "corpus", "datasets", "extract", "folds", "hirability",
-    "importances", "importers", "model", "models", "pipeline", "plots", "recovery", "report", "runs", "salience",
-    "scorecard", "simulate", "slices", "stages", "stats", "training", "vocabulary",
+    "importances", "importers", "model", "models", "moments", "pipeline", "plots", "recovery", "report", "runs",
+    "salience", "scorecard", "simulate", "slices", "stages", "stats", "training", "vocabulary",
 )
 
 

@@ -283,8 +283,10 @@ def report(argv) -> int:
     parser = _parser("report", "Write an HTML or Markdown summary of one run folder.")
     parser.add_argument("run", help="the run folder")
     parser.add_argument("--format", choices=["html", "md"], default="html")
+    parser.add_argument("--candidate", default=None, metavar="ID",
+                        help="open with this candidate's key moments, answer by answer (the feedback view)")
     args = parser.parse_args(argv)
-    path = rep.write(args.run, args.format)
+    path = rep.write(args.run, args.format, candidate=args.candidate)
     print(f"report written to {path}")
     return 0
 

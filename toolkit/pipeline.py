@@ -11,7 +11,8 @@ second run with the same corpus and options loads instead of recomputing.
 3. :func:`~toolkit.stages.attention_vs_random`, :func:`~toolkit.stages.importances`,
    :func:`~toolkit.stages.recovery` (simulated corpora): ``results/*.csv``;
 4. :func:`~toolkit.stages.hirability`, :func:`~toolkit.stages.tests`: ``results/*.csv``;
-5. with ``null > 0``, :func:`~toolkit.stages.controls`: ``results/controls*.csv``.
+5. :func:`~toolkit.stages.moments`: every key moment with its signed impact, ``moments.parquet``;
+6. with ``null > 0``, :func:`~toolkit.stages.controls`: ``results/controls*.csv``.
 """
 from __future__ import annotations
 
@@ -147,6 +148,11 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
     tables = results(corpus, trained, question=question, n_random=n_random, seed=seed, folds=folds, repeats=repeats,
                      redraws=redraws, progress=progress)
     seconds["analyses"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    key_moments = stages.moments(corpus, trained, progress=progress)
+    _io.write_parquet(run_dir / "moments.parquet", key_moments)
+    seconds["moments"] = time.perf_counter() - t
 
     if null > 0:
         t = time.perf_counter()

@@ -169,7 +169,34 @@ def _tables(run: Path) -> list[tuple[str, str, pd.DataFrame]]:
     return found
 
 
-def write(run: str | Path, fmt: str = "html") -> Path:
+def candidate_figure(run: str | Path, candidate: str, method: str = "impact_occlusion"):
+    """The feedback view of one candidate of a run folder (:func:`toolkit.moments.plot_candidate`).
+
+    Reads ``moments.parquet``, ``attention.parquet`` and the corpus that ``run.json`` names.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the run has no ``moments.parquet`` or its corpus folder is not where ``run.json`` says.
+    """
+    from . import corpus as corpus_mod
+    from .moments import plot_candidate
+
+    run = Path(run)
+    moments_path = run / "moments.parquet"
+    if not moments_path.exists():
+        raise FileNotFoundError(f"{moments_path} is missing: a run written before key moments existed; run "
+                                f"'python -m toolkit run CORPUS {run}' again (the other stages load from the cache)")
+    info = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
+    if not info.get("corpus"):
+        raise FileNotFoundError(f"{run / 'run.json'}: no corpus folder recorded; the feedback view needs the "
+                                f"corpus's frames (write the run with 'python -m toolkit run')")
+    corpus = corpus_mod.load((run / info["corpus"]).resolve())
+    return plot_candidate(corpus, pd.read_parquet(run / "attention.parquet"), pd.read_parquet(moments_path),
+                          candidate, method=method)
+
+
+def write(run: str | Path, fmt: str = "html", candidate: str | None = None) -> Path:
     """Write the report of a run folder; return its path.
 
     Parameters
@@ -178,11 +205,18 @@ def write(run: str | Path, fmt: str = "html") -> Path:
         A run folder written by ``python -m toolkit run`` (or ``train`` alone).
     fmt : {"html", "md"}
         A self-contained HTML page, or Markdown with PNG figures beside it.
+    candidate : str, optional
+        Open the report with this candidate's feedback view: answer by answer, the AU traces,
+        the attention and the key moments by the sign and size of their impact
+        (:func:`candidate_figure`).
 
     Raises
     ------
     FileNotFoundError
-        If ``run`` is not a run folder (no ``config.json``).
+        If ``run`` is not a run folder (no ``config.json``), or, with ``candidate``, when the run
+        has no key moments or its corpus cannot be found.
+    ValueError
+        With a ``candidate`` that is not in the corpus.
     """
     run = Path(run)
     if not (run / "config.json").exists():
@@ -193,6 +227,12 @@ def write(run: str | Path, fmt: str = "html") -> Path:
     config = json.loads((run / "config.json").read_text())
     tables = _tables(run)
     figures = _figures(run)
+    if candidate is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        figures.insert(0, (f"Key moments of candidate {candidate} (blue raises the score, orange lowers it)",
+                           _png(candidate_figure(run, candidate))))
     title = f"Attention-slices run: {run.name}"
     summary = findings(run)
     if fmt == "md":

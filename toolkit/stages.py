@@ -17,6 +17,7 @@ result and a call with one parameter changed recomputes.
     tk.stages.importances(features)                   # which expressions (SHAP)
     result = tk.stages.hirability(corpus, run)        # AUC of attention vs random slices
     tk.stages.tests(result)                           # paired permutation, DeLong, redraws
+    tk.stages.moments(corpus, run)                    # key moments and their signed impact
 
 Each stage's ``compute`` attribute is the same function uncached, for studies that run many
 small replicates in memory.
@@ -31,7 +32,7 @@ from .cache import stage
 
 __all__ = [
     "simulate", "train", "slices", "slice_features", "attention_vs_random", "importances", "recovery",
-    "salience", "hirability", "tests", "source_summary", "controls", "edge_study", "calibration",
+    "salience", "hirability", "tests", "moments", "source_summary", "controls", "edge_study", "calibration",
     "attention_of",
 ]
 
@@ -339,6 +340,37 @@ def tests(result, permutations: int = 10_000, seed: int = 0, alternative: str = 
 
     return hir.permutation_tests(result, n_permutations=permutations, seed=seed, alternative=alternative,
                                  redraw_null=redraw_null)
+
+
+# --------------------------------------------------------------------------- key moments
+
+@stage("moments", uses=("moments", "slices"))
+def moments(corpus, run, question: int | None = None, steps: int = 16, progress: bool = False):
+    """Key moments of a run's attention, their signed impact on the candidate's score and their slice features.
+
+    Every peak of attention above the uniform level on every answer (or on ``question``'s), cut by
+    the slice rule; its impact in logits by occlusion and by integrated gradients (``steps`` points)
+    on the model of the fold that never saw the candidate (:mod:`toolkit.moments`); and the slice
+    features of :func:`slice_features` (``n_frames``, ``*_delta``, ``*_std``, ``*_active``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per moment (``moments.parquet`` of a run folder).
+    """
+    from . import moments as moments_mod, slices as slices_mod
+
+    if isinstance(run, pd.DataFrame) or not hasattr(run, "path"):
+        raise TypeError(f"moments need a run with its checkpoints (toolkit.runs.Run), got {type(run).__name__}")
+    found = moments_mod.key_moments(run.attention, corpus, question=question)
+    table = moments_mod.impacts(run, corpus, found, steps=steps, progress=progress)
+    as_slices = table.rename(columns={"moment_id": "slice_id"}).assign(kind="moment")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # moments without a tracked frame: n_frames == 0, NaN features
+        feats = slices_mod.features(corpus, as_slices[list(slices_mod.SLICE_COLUMNS)])
+    columns = ["n_frames", *slices_mod.feature_columns(feats)]
+    return table.merge(feats.rename(columns={"slice_id": "moment_id"})[["moment_id", *columns]], on="moment_id",
+                       how="left", validate="one_to_one")
 
 
 # --------------------------------------------------------------------------- null controls
