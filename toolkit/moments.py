@@ -222,25 +222,26 @@ def impacts(run, corpus, moments: pd.DataFrame, steps: int = 16, progress: bool 
     if unknown:
         raise ValueError(f"moments table: candidate {unknown[0]!r} has no out-of-fold score in the run")
     out = []
-    folds = sorted(fold_of.reindex(moments["candidate_id"].astype(str).unique()).unique())
+    by_candidate = {str(c): g for c, g in moments.groupby(moments["candidate_id"].astype(str), sort=False)}
+    folds = sorted(fold_of.reindex(list(by_candidate)).unique())
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=moments["candidate_id"].nunique(), desc="impact of key moments", unit="candidate")
+        bar = tqdm(total=len(by_candidate), desc="impact of key moments", unit="candidate")
     for k in folds:
         model, standardiser = runs.load_model(run.path, int(k))
         for p in model.parameters():
             p.requires_grad_(False)
         cfg = model.config
-        candidates = [c for c in moments["candidate_id"].astype(str).unique() if fold_of[c] == k]
+        candidates = [c for c in by_candidate if fold_of[c] == k]
         data = training._prepare(corpus.subset(candidate_ids=candidates), cfg.features, cfg.pool, cfg.n_questions)
         answer_row = {aid: i for i, aid in enumerate(data.answer_ids)}
         mean = standardiser.mean.astype(np.float32)
         std = standardiser.std.astype(np.float32)
         for c, candidate_id in enumerate(data.candidate_ids):
-            mine = moments[moments["candidate_id"].astype(str) == str(candidate_id)]
-            if mine.empty or len(data.answers_of[c]) == 0:
+            mine = by_candidate.get(str(candidate_id))
+            if mine is None or len(data.answers_of[c]) == 0:
                 continue
             batch = training._collate(data, [c], standardiser, "cpu")
             answers = list(batch["answers"])
