@@ -225,6 +225,13 @@ def _layout_problems(page) -> list[str]:
         """els => els.filter(e => !e.closest('details') && !(e.closest('figure') && e.closest('figure').querySelector('figcaption')))
                     .map(e => e.getAttribute('src'))""")
     problems += [f"figure without a number and caption: {src}" for src in uncaptioned]
+    # a link that names a chapter must lead to that chapter's page
+    for text, href in page.eval_on_selector_all(
+            "main a[href]", "els => els.map(e => [e.innerText, e.getAttribute('href')])"):
+        named = re.search(r"\b[Cc]hapters?\s+(\d\d)\b", text) or re.fullmatch(r"\s*(\d\d)\s*", text)
+        page_name = Path(urlparse(href).path).name
+        if named and re.match(r"\d\d_", page_name) and not page_name.startswith(named.group(1) + "_"):
+            problems.append(f"chapter link {text.strip()!r} leads to {page_name}")
     return problems
 
 
