@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from scipy.signal import find_peaks
 
 from . import slices as slices_mod
 
@@ -47,17 +46,11 @@ def _answer_moments(t: np.ndarray, w: np.ndarray, smooth_s: float, min_s: float,
     t, w = t[keep], w[keep]
     if len(w) < 3 or w.sum() <= 0 or t[-1] - t[0] < min_s:
         return []
-    w = w / w.sum()
-    uniform = 1.0 / len(w)
-    s = slices_mod.smooth(t, w, smooth_s)
-    if np.ptp(s) <= slices_mod._REL_TOL * uniform:
+    # the slice rule's own peaks, so that rank 0 is the attention slice
+    s, uniform, peaks = slices_mod.peaks_above_uniform(t, w / w.sum(), smooth_s)
+    if peaks is None:
         return []
-    # the same padding and threshold as the slice rule, so that rank 0 is the attention slice
-    pad = s.min() - 1e-3 * (np.ptp(s) + uniform)
-    padded = np.r_[pad, s, pad]
-    peaks, _ = find_peaks(padded)
-    peaks = peaks[padded[peaks] > uniform * (1 + slices_mod._REL_TOL)]
-    order = peaks[np.argsort(-padded[peaks], kind="stable")] - 1
+    order = peaks[np.argsort(-s[peaks], kind="stable")]
     kept: list[dict] = []
     for i in order:
         _, left, right = slices_mod._half_prominence(t, s, int(i))

@@ -41,7 +41,7 @@ from scipy.signal import find_peaks
 from . import _io
 
 __all__ = [
-    "SLICE_COLUMNS", "SliceSet", "smooth", "find_slice", "attention_slice", "extract",
+    "SLICE_COLUMNS", "SliceSet", "smooth", "peaks_above_uniform", "find_slice", "attention_slice", "extract",
     "features", "feature_columns",
 ]
 
@@ -168,24 +168,18 @@ def find_slice(time_s, weight, smooth_s: float = 0.5, min_s: float = 0.5, max_s:
     if len(w) < 3 or t1 - t0 < min_s:
         return None, "too short"
     w = w / w.sum()
-    uniform = 1.0 / len(w)
-    s = smooth(t, w, smooth_s)
-    if np.ptp(s) <= _REL_TOL * uniform:
+    s, uniform, peaks = peaks_above_uniform(t, w, smooth_s)
+    if peaks is None:
         return None, "flat attention"
-    # Pad with a value below the minimum so that a maximum at the first or last frame is a peak.
-    pad = s.min() - 1e-3 * (np.ptp(s) + uniform)
-    padded = np.r_[pad, s, pad]
-    peaks, _ = find_peaks(padded)
-    peaks = peaks[padded[peaks] > uniform * (1 + _REL_TOL)]
     if len(peaks) == 0:
         return None, "no peak above uniform"
     if edge_discount_s > 0:
-        at = t[peaks - 1]
+        at = t[peaks]
         inner = (at - t0 >= edge_discount_s) & (t1 - at >= edge_discount_s)
         if not inner.any():
             return None, "only edge peaks"
         peaks = peaks[inner]
-    i = int(peaks[int(np.argmax(padded[peaks]))]) - 1  # index in the unpadded curve
+    i = int(peaks[int(np.argmax(s[peaks]))])
     prominence, left_s, right_s = _half_prominence(t, s, i)
     peak_s = float(t[i])
     start_s, end_s = _clip_duration(left_s, right_s, peak_s, t0, t1, min_s, max_s)
@@ -195,6 +189,35 @@ def find_slice(time_s, weight, smooth_s: float = 0.5, min_s: float = 0.5, max_s:
         "half_left_s": left_s, "half_right_s": right_s, "uniform": uniform,
         "relative_peak": (peak_s - t0) / (t1 - t0),
     }, "ok"
+
+
+def peaks_above_uniform(t: np.ndarray, w: np.ndarray, smooth_s: float = 0.5):
+    """The smoothed curve of normalised weights, the uniform level and its peaks above that level.
+
+    Parameters
+    ----------
+    t, w : numpy.ndarray
+        Increasing times and weights summing to 1 (finite).
+
+    Returns
+    -------
+    smoothed : numpy.ndarray
+    uniform : float
+        :math:`1/T`.
+    peaks : numpy.ndarray or None
+        Indices of the local maxima of ``smoothed`` above the uniform level, in time order (a
+        maximum at the first or last frame counts); None when the curve is flat.
+    """
+    uniform = 1.0 / len(w)
+    s = smooth(t, w, smooth_s)
+    if np.ptp(s) <= _REL_TOL * uniform:
+        return s, uniform, None
+    # Pad with a value below the minimum so that a maximum at the first or last frame is a peak.
+    pad = s.min() - 1e-3 * (np.ptp(s) + uniform)
+    padded = np.r_[pad, s, pad]
+    peaks, _ = find_peaks(padded)
+    peaks = peaks[padded[peaks] > uniform * (1 + _REL_TOL)]
+    return s, uniform, peaks - 1
 
 
 def attention_slice(time_s, weight, smooth_s: float = 0.5, min_s: float = 0.5, max_s: float = 4.0,
