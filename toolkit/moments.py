@@ -402,7 +402,7 @@ def plot_candidate(corpus, attention: pd.DataFrame, table: pd.DataFrame, candida
             ax.annotate(f"{value:+.2f}", ((m.start_s + m.end_s) / 2, 1.0), xycoords=("data", "axes fraction"),
                         ha="center", va="bottom", fontsize=7, color=color)
     axes[-1].set_xlabel("time in the answer (s)")
-    label = corpus.manifest.loc[corpus.manifest["candidate_id"].astype(str) == candidate_id, "label"].iloc[0]
+    label = manifest["label"].iloc[0]
     score = f", out-of-fold score {mine['score'].iloc[0]:.2f}" if len(mine) else ""
     fig.suptitle(f"candidate {candidate_id} ({'invited' if label == 1 else 'not invited'}{score}); key moments: "
                  f"blue raises the score, orange lowers it ({method.replace('impact_', '')}, logits)", fontsize=10)
