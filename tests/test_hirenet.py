@@ -415,7 +415,8 @@ def test_cli_trains_a_corpus_folder(tmp_path, capsys, monkeypatch):
     assert run.predictions["candidate_id"].nunique() == 12 and run.excluded.empty
     # run.json records the options and the corpus relative to the run folder
     recorded = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert recorded == {"corpus": "../corpus", "folds": 2, "seed": 0, "epochs": 1}
+    assert recorded == {"corpus": "../corpus", "folds": 2, "seed": 0, "epochs": 1, "attribute": None,
+                        "adversary": 0.0, "adversary_kind": None}
     # the default five folds need five positions
     with pytest.raises(ValueError, match="4 position\\(s\\) for 5 folds"):
         cli.train([str(tmp_path / "corpus"), str(tmp_path / "run2"), "--device", "cpu", "--quiet"])

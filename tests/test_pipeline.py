@@ -30,7 +30,7 @@ def folders(tmp_path_factory, cache):
     root = tmp_path_factory.mktemp("pipeline")
     corpus, run = root / "corpus", root / "run"
     _toolkit("simulate", corpus, "--preset", "tiny", "--seed", "3", "--quiet")
-    _toolkit("run", corpus, run, *OPTIONS, "--quiet")
+    _toolkit("run", corpus, run, *OPTIONS, "--attribute", "gender", "--quiet")
     return corpus, run
 
 
@@ -51,7 +51,12 @@ def test_simulate_run_report_writes_the_run_folder_contract(folders):
     assert {k: recorded[k] for k in ("folds", "seed", "epochs", "question", "n_random", "repeats", "redraws",
                                      "null")} == {"folds": 3, "seed": 0, "epochs": 2, "question": 1,
                                                   "n_random": 4, "repeats": 1, "redraws": 4, "null": 0}
-    assert set(recorded["seconds"]) == {"train", "analyses", "moments"}
+    assert set(recorded["seconds"]) == {"train", "analyses", "fairness", "moments"}
+    assert recorded["attribute"] == "gender" and recorded["adversary"] == 0.0
+    audit = pd.read_csv(run / "results" / "fairness.csv")
+    assert list(audit.columns) == ["model", "attribute", "group", "metric", "value", "ci_low", "ci_high"]
+    assert "hirenet" in set(audit["model"]) and "Lasso (attention slices)" in set(audit["model"])
+    assert set(audit["group"]) == {"female", "male", "difference"} and set(audit["attribute"]) == {"gender"}
     for fold in range(3):
         assert (run / "checkpoints" / f"fold{fold}.pt").exists()
         assert (run / "checkpoints" / f"fold{fold}.json").exists()
@@ -84,6 +89,7 @@ def test_simulate_run_report_writes_the_run_folder_contract(folders):
     html = report.write(run, "html")
     text = html.read_text()
     assert "Are attention slices different from random slices?" in text
+    assert "Fairness audit by group of a sensitive attribute" in text
     assert "data:image/png;base64," in text
     md = report.write(run, "md")
     assert "## Hirability from thin slices: AUC" in md.read_text()
@@ -178,6 +184,9 @@ def test_report_opens_with_one_candidates_key_moments(folders, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "toolkit", "report", str(run), "--candidate", "nobody"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "candidate_id 'nobody' is not in the corpus manifest" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "toolkit", "report", str(run), "--stills"], capture_output=True,
+                         text=True)
+    assert bad.returncode != 0 and "--stills needs --candidate" in bad.stderr
     old = tmp_path / "old-run"
     old.mkdir()
     for name in ("config.json", "run.json", "attention.parquet"):

@@ -302,6 +302,25 @@ def test_attribute_and_bias():
     assert 0.25 < biased["label"].mean() < 0.5, "prevalence about kept"
     none = sim.simulate("tiny", seed=0, attribute=None, n_positions=2)
     assert "gender" not in none.manifest.columns
+    with pytest.raises(ValueError, match="bias and style need a sensitive attribute"):
+        sim.simulate("tiny", seed=0, attribute=None, bias=1.0)
+
+
+def test_expression_style_changes_one_group_resting_face_and_nothing_else(tiny):
+    styled = sim.simulate("tiny", seed=0, style=0.8)
+    pd.testing.assert_frame_equal(styled.manifest, tiny.manifest)  # same labels: style is not quality
+    pd.testing.assert_frame_equal(styled.episodes, tiny.episodes)
+    gender = styled.manifest.set_index("answer_id")["gender"]
+    shift = (styled.frames[list(sim.AUS)] - tiny.frames[list(sim.AUS)]).groupby(
+        styled.frames["answer_id"].map(gender)).mean()
+    for au in sim.AUS:
+        expected = 0.8 if au in sim.STYLE_AUS else 0.0
+        assert shift.loc["female", au] == pytest.approx(0.0, abs=1e-6)
+        # the shift is added before clipping to the intensity range, so it can come out a little smaller
+        assert shift.loc["male", au] == pytest.approx(expected, abs=0.05), au
+    assert styled.meta["config"]["style"] == 0.8
+    with pytest.raises(ValueError, match="style: must be finite and >= 0"):
+        sim.simulate("tiny", seed=0, style=-1.0)
 
 
 # --------------------------------------------------------------------------- command line and errors

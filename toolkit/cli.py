@@ -53,6 +53,17 @@ def _add(parser, *names: str, defaults: dict) -> None:
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=default, **spec)
 
 
+def _bias_options(parser) -> None:
+    parser.add_argument("--attribute", default=None, metavar="COL",
+                        help="a sensitive attribute column of the manifest: audit the models by its groups "
+                             "(RUN/results/fairness.csv)")
+    parser.add_argument("--adversary", type=float, default=0.0, metavar="STRENGTH",
+                        help="adversarial debiasing during training, its strength (default 0: off)")
+    parser.add_argument("--adversary-kind", choices=["direct", "indirect"], default=None,
+                        help="direct: against --attribute (the default when it is given); indirect: against "
+                             "recognising the candidate, needs no sensitive label")
+
+
 def _flags(parser, strict: bool = False) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     if strict:
@@ -97,6 +108,8 @@ def simulate(argv) -> int:
     parser.add_argument("--effect", type=float, metavar="X", help="link between quality and linked moments (>= 0; 0: null)")
     parser.add_argument("--profile", dest="moment_profile", metavar="NAME", help=f"moment positions: {', '.join(sim.PROFILES)}")
     parser.add_argument("--bias", type=float, metavar="X", help="recruiter bias on the attribute's second value")
+    parser.add_argument("--style", type=float, metavar="X",
+                        help="expression style: a sterner resting face for the attribute's second value (>= 0)")
     parser.add_argument("--positions", dest="n_positions", type=int, metavar="N", help="number of positions")
     parser.add_argument("--questions", dest="n_questions", type=int, metavar="N", help="questions per interview")
     parser.add_argument("--frame-rate", dest="frame_rate", type=float, metavar="HZ", help="analysed frames per second")
@@ -188,14 +201,29 @@ def train(argv) -> int:
     parser.add_argument("run", type=Path, help="run folder (created)")
     _add(parser, "folds", "epochs", "seed", "device", "threads", "workers", defaults=_defaults(stages.train))
     parser.add_argument("--untrained", action="store_true", help="keep the initial weights (a null reference)")
+    _bias_options(parser)
     _flags(parser, strict=True)
     args = parser.parse_args(argv)
     corpus = corpus_mod.load(args.corpus)
+    if args.attribute is not None:
+        from .fairness import candidate_attribute
+
+        candidate_attribute(corpus.manifest, args.attribute)  # a bad column fails before the training
+    debiasing = ({"adversary": args.adversary, "adversary_kind": args.adversary_kind, "attribute": args.attribute}
+                 if args.adversary else None)
     trained = stages.train(corpus, folds=args.folds, seed=args.seed, epochs=args.epochs, untrained=args.untrained,
                            device=args.device, threads=args.threads, strict=args.strict, workers=args.workers,
-                           progress=not args.quiet)
+                           options=debiasing, progress=not args.quiet)
     trained.save(args.run)
-    pipeline.write_run_file(args.run, corpus, folds=args.folds, seed=args.seed, epochs=args.epochs)
+    pipeline.write_run_file(args.run, corpus, folds=args.folds, seed=args.seed, epochs=args.epochs,
+                            attribute=args.attribute, adversary=args.adversary, adversary_kind=args.adversary_kind)
+    if args.attribute is not None:
+        from . import _io
+
+        usable, _ = corpus_mod.exclude_untracked(corpus)
+        _io.write_csv(args.run / "results" / "fairness.csv", stages.fairness(usable, trained, args.attribute,
+                                                                             seed=args.seed))
+        print(f"fairness audit by {args.attribute!r}: {args.run / 'results' / 'fairness.csv'}")
     _warn_excluded(trained)
     table = trained.metrics[trained.metrics["metric"].isin(["auc", "f1_macro"])]
     print(f"run written to {args.run}")
@@ -266,6 +294,7 @@ def run(argv) -> int:
     parser.add_argument("--seeds", type=int, default=d["seeds"], metavar="K",
                         help="with --null: trained networks compared with the null references, the run and K - 1 "
                              "more seeds (default 1)")
+    _bias_options(parser)
     _flags(parser, strict=True)
     args = parser.parse_args(argv)
     options = {k: v for k, v in vars(args).items() if k not in ("corpus", "run", "quiet")}
@@ -285,8 +314,13 @@ def report(argv) -> int:
     parser.add_argument("--format", choices=["html", "md"], default="html")
     parser.add_argument("--candidate", default=None, metavar="ID",
                         help="open with this candidate's key moments, answer by answer (the feedback view)")
+    parser.add_argument("--stills", action="store_true",
+                        help="with --candidate: a still of the video at each key moment (off by default: it shows "
+                             "the candidate's face)")
     args = parser.parse_args(argv)
-    path = rep.write(args.run, args.format, candidate=args.candidate)
+    if args.stills and args.candidate is None:
+        parser.error("--stills needs --candidate")
+    path = rep.write(args.run, args.format, candidate=args.candidate, stills=args.stills)
     print(f"report written to {path}")
     return 0
 

@@ -216,6 +216,16 @@ class HireNet(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(n_features))
         self.register_buffer("feature_std", torch.ones(n_features))
 
+    def encode_frames(self, x, lengths):
+        """Frame states :math:`h_t` of the answer-level GRU, (answers, steps, 2 * hidden_size)."""
+        # dropout on the input features, not on the (much larger) GRU states: same regularising
+        # role, a fraction of the cost on CPU
+        return self.frame_gru(self.dropout(x), lengths)
+
+    def attend_frames(self, h, frame_mask, questions):
+        """Answer vectors :math:`s = \\sum_t a_t h_t` and frame attention from the frame states."""
+        return self.frame_attention(h, self.question_context(questions), frame_mask)
+
     def encode_answers(self, x, lengths, frame_mask, questions):
         """Answer vectors and frame attention.
 
@@ -235,10 +245,26 @@ class HireNet(nn.Module):
         vectors : Tensor (answers, 2 * hidden_size)
         weights : Tensor (answers, steps), rows sum to 1 over ``frame_mask``
         """
-        # dropout on the input features, not on the (much larger) GRU states: same regularising
-        # role, a fraction of the cost on CPU
-        h = self.frame_gru(self.dropout(x), lengths)
-        return self.frame_attention(h, self.question_context(questions), frame_mask)
+        return self.attend_frames(self.encode_frames(x, lengths), frame_mask, questions)
+
+    def represent(self, vectors, answer_index):
+        """The interview vector :math:`v` of each candidate (its representation) and the answer attention.
+
+        ``answer_index`` (candidates, answers) gives, for each candidate in question order, the
+        rows of ``vectors`` holding its answers, then -1 for padding.
+        """
+        present = answer_index >= 0
+        padded = torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])])
+        index = torch.where(present, answer_index, torch.full_like(answer_index, vectors.shape[0]))
+        s = self.dropout(padded[index])
+        g = self.dropout(self.answer_gru(s, present.sum(1)))
+        context = self.answer_context.expand(g.shape[0], -1)
+        return self.answer_attention(g, context, present)
+
+    def decide(self, vectors, answer_index):
+        """Logits of the label and answer attention from the answer vectors (the interview level)."""
+        v, answer_weights = self.represent(vectors, answer_index)
+        return self.output(v).squeeze(-1), answer_weights
 
     def forward(self, x, lengths, frame_mask, questions, answer_index):
         """Logits of the label, frame attention and answer attention.
@@ -247,14 +273,8 @@ class HireNet(nn.Module):
         rows of ``x`` holding its answers, then -1 for padding.
         """
         vectors, frame_weights = self.encode_answers(x, lengths, frame_mask, questions)
-        present = answer_index >= 0
-        padded = torch.cat([vectors, vectors.new_zeros(1, vectors.shape[1])])
-        index = torch.where(present, answer_index, torch.full_like(answer_index, vectors.shape[0]))
-        s = self.dropout(padded[index])
-        g = self.dropout(self.answer_gru(s, present.sum(1)))
-        context = self.answer_context.expand(g.shape[0], -1)
-        v, answer_weights = self.answer_attention(g, context, present)
-        return self.output(v).squeeze(-1), frame_weights, answer_weights
+        logits, answer_weights = self.decide(vectors, answer_index)
+        return logits, frame_weights, answer_weights
 
 
 @dataclass

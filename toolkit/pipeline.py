@@ -91,7 +91,8 @@ def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: 
 
 def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device: str = "auto", threads: int = 1,
         question: int | None = 1, n_random: int = 4, repeats: int = 5, redraws: int = 199, null: int = 0,
-        strict: bool = False, workers: int | None = None, seeds: int = 1, progress: bool = True) -> PipelineResult:
+        strict: bool = False, workers: int | None = None, seeds: int = 1, attribute: str | None = None,
+        adversary: float = 0.0, adversary_kind: str | None = None, progress: bool = True) -> PipelineResult:
     """Train HireNet, extract slices, run every analysis and write the run folder.
 
     Parameters
@@ -117,6 +118,14 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
     strict : bool
         Refuse a corpus with candidates or answers without any tracked frame (default: leave them
         out, list them in ``excluded.csv``, warn once).
+    attribute : str, optional
+        A sensitive attribute column of the manifest: the fairness audit of HireNet and of the
+        slice models by its groups, ``results/fairness.csv`` (:func:`toolkit.stages.fairness`).
+    adversary : float
+        Strength of adversarial debiasing during training (0: off; :class:`toolkit.training.TrainConfig`).
+    adversary_kind : {"direct", "indirect"}, optional
+        Against ``attribute`` (direct, the default when it is given) or against recognising the
+        candidate (indirect, needs no sensitive label).
     progress : bool
         Show progress bars.
 
@@ -128,14 +137,19 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
 
     if not isinstance(corpus, corpus_mod.Corpus):
         corpus = corpus_mod.load(corpus)
+    if attribute is not None:
+        from .fairness import candidate_attribute
+
+        candidate_attribute(corpus.manifest, attribute)  # a bad column fails before the training
     source = corpus  # the corpus folder recorded in run.json, even when some clips are left out
     run_dir = Path(run_dir)
     results_dir = run_dir / "results"
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
+    debiasing = {"adversary": adversary, "adversary_kind": adversary_kind, "attribute": attribute} if adversary else None
     trained = stages.train(corpus, folds=folds, seed=seed, epochs=epochs, device=device, threads=threads,
-                           strict=strict, workers=workers, progress=progress)
+                           strict=strict, workers=workers, options=debiasing, progress=progress)
     trained.save(run_dir)
     seconds["train"] = time.perf_counter() - t
     if len(trained.excluded):
@@ -148,6 +162,13 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
     tables = results(corpus, trained, question=question, n_random=n_random, seed=seed, folds=folds, repeats=repeats,
                      redraws=redraws, progress=progress)
     seconds["analyses"] = time.perf_counter() - t
+
+    if attribute is not None:
+        t = time.perf_counter()
+        hir = stages.hirability(corpus, trained, question=question, folds=folds, redraws=1, seed=seed,
+                                progress=progress)  # the same call as in results(): loaded from the cache
+        tables["fairness"] = stages.fairness(corpus, trained, attribute, hirability=hir, seed=seed)
+        seconds["fairness"] = time.perf_counter() - t
 
     t = time.perf_counter()
     key_moments = stages.moments(corpus, trained, progress=progress)
@@ -167,5 +188,6 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
     for name, table in tables.items():
         _io.write_csv(results_dir / f"{name}.csv", table)
     write_run_file(run_dir, source, folds=folds, seed=seed, epochs=epochs, question=question, n_random=n_random,
-                   repeats=repeats, redraws=redraws, null=null, seeds=seeds, seconds={k: round(v, 1) for k, v in seconds.items()})
+                   repeats=repeats, redraws=redraws, null=null, seeds=seeds, attribute=attribute,
+                   adversary=adversary, adversary_kind=adversary_kind, seconds={k: round(v, 1) for k, v in seconds.items()})
     return PipelineResult(run_dir, trained, sliced, tables, seconds)

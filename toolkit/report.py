@@ -26,6 +26,7 @@ _TABLES = [
     ("permutation_tests.csv", "Attention vs random slices: significance"),
     ("recovery.csv", "Ground truth: overlap of slices with planted moments"),
     ("controls.csv", "Null references"),
+    ("fairness.csv", "Fairness audit by group of a sensitive attribute"),
 ]
 
 
@@ -169,10 +170,11 @@ def _tables(run: Path) -> list[tuple[str, str, pd.DataFrame]]:
     return found
 
 
-def candidate_figure(run: str | Path, candidate: str, method: str = "impact_occlusion"):
+def candidate_figure(run: str | Path, candidate: str, method: str = "impact_occlusion", stills: bool = False):
     """The feedback view of one candidate of a run folder (:func:`toolkit.moments.plot_candidate`).
 
     Reads ``moments.parquet``, ``attention.parquet`` and the corpus that ``run.json`` names.
+    ``stills`` adds the video's frame at each key moment (off by default: it shows the face).
 
     Raises
     ------
@@ -193,10 +195,10 @@ def candidate_figure(run: str | Path, candidate: str, method: str = "impact_occl
                                 f"corpus's frames (write the run with 'python -m toolkit run')")
     corpus = corpus_mod.load((run / info["corpus"]).resolve())
     return plot_candidate(corpus, pd.read_parquet(run / "attention.parquet"), pd.read_parquet(moments_path),
-                          candidate, method=method)
+                          candidate, method=method, stills=stills)
 
 
-def write(run: str | Path, fmt: str = "html", candidate: str | None = None) -> Path:
+def write(run: str | Path, fmt: str = "html", candidate: str | None = None, stills: bool = False) -> Path:
     """Write the report of a run folder; return its path.
 
     Parameters
@@ -209,6 +211,9 @@ def write(run: str | Path, fmt: str = "html", candidate: str | None = None) -> P
         Open the report with this candidate's feedback view: answer by answer, the AU traces,
         the attention and the key moments by the sign and size of their impact
         (:func:`candidate_figure`).
+    stills : bool
+        With ``candidate``: a still of the video at each key moment. Off by default, because a
+        still shows the candidate's face; the traces say what the moment was.
 
     Raises
     ------
@@ -232,7 +237,7 @@ def write(run: str | Path, fmt: str = "html", candidate: str | None = None) -> P
 
         matplotlib.use("Agg")
         figures.insert(0, (f"Key moments of candidate {candidate} (blue raises the score, orange lowers it)",
-                           _png(candidate_figure(run, candidate))))
+                           _png(candidate_figure(run, candidate, stills=stills))))
     title = f"Attention-slices run: {run.name}"
     summary = findings(run)
     if fmt == "md":

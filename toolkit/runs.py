@@ -21,7 +21,7 @@ import torch
 from . import _io, cache
 from .model import HireNet, HireNetConfig, Standardiser
 
-__all__ = ["Run", "write", "train", "load_run", "load_model"]
+__all__ = ["Run", "write", "train", "load_run", "load_model", "representations"]
 
 
 def _no_exclusions() -> pd.DataFrame:
@@ -185,3 +185,38 @@ def load_model(run_dir, fold: int, device: str = "cpu") -> tuple[HireNet, Standa
     model.to(device).eval()
     s = meta["standardiser"]
     return model, Standardiser(tuple(s["features"]), np.asarray(s["mean"]), np.asarray(s["std"]))
+
+
+def representations(run, corpus) -> pd.DataFrame:
+    """Each candidate's representation (HireNet's interview vector :math:`v`), from the model of its fold.
+
+    Out of fold, as the run's scores: a candidate is encoded by the network that never saw it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``candidate_id``, one column per dimension (``v0``, ``v1``, ...).
+    """
+    from . import training
+
+    fold_of = run.predictions.assign(candidate_id=run.predictions["candidate_id"].astype(str)).set_index(
+        "candidate_id")["fold"]
+    parts = []
+    for k in sorted(fold_of.unique()):
+        model, standardiser = load_model(run.path, int(k))
+        cfg = model.config
+        mine = list(fold_of.index[fold_of == k])
+        data = training._prepare(corpus.subset(candidate_ids=mine), cfg.features, cfg.pool, cfg.n_questions)
+        usable = [c for c in range(len(data.candidate_ids)) if len(data.answers_of[c])]
+        for start in range(0, len(usable), 64):
+            group = usable[start:start + 64]
+            batch = training._collate(data, group, standardiser, "cpu")
+            with torch.no_grad():
+                vectors, _ = model.encode_answers(batch["x"], batch["lengths"], batch["frame_mask"],
+                                                  batch["questions"])
+                v, _ = model.represent(vectors, batch["answer_index"])
+            parts.append(pd.DataFrame(v.double().numpy(), index=pd.Index(data.candidate_ids[group].astype(str),
+                                                                          name="candidate_id"),
+                                      columns=[f"v{i}" for i in range(v.shape[1])]))
+    out = pd.concat(parts)
+    return out.loc[[c for c in fold_of.index if c in out.index]]  # the run's order

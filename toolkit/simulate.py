@@ -81,6 +81,8 @@ _BASELINE = {
     "AU20": 0.3, "AU23": 0.35, "AU25": 0.3, "AU26": 0.25, "AU45": 0.35,
 }
 _NOISE = {au: 0.15 for au in AUS} | {"AU45": 0.08}
+#: The AUs whose resting intensity the expression style (``SimulationConfig.style``) raises.
+STYLE_AUS: tuple[str, ...] = ("AU04", "AU15")
 _AU_INDEX = {au: i for i, au in enumerate(AUS)}
 _MAX_INTENSITY = 5.0
 # stream identifiers of SeedSequence spawn keys
@@ -149,6 +151,10 @@ class SimulationConfig:
     bias : float
         Recruiter bias: added to the recruiter's score (in score sd) of candidates with the second
         attribute value; the label then depends on the attribute, the faces do not.
+    style : float
+        Expression style: added to the resting intensity of :data:`STYLE_AUS` (brows lowered, lip
+        corners down: a sterner resting face) of candidates with the second attribute value; the
+        faces then depend on the attribute, the quality and the label do not.
     """
 
     n_positions: int = 40
@@ -181,6 +187,7 @@ class SimulationConfig:
     attribute: str | None = "gender"
     attribute_values: tuple[str, str] = ("female", "male")
     bias: float = 0.0
+    style: float = 0.0
 
     def __post_init__(self):
         def fail(name, message):
@@ -226,6 +233,10 @@ class SimulationConfig:
             fail("attribute", "must be a column name with two attribute_values, or None")
         if not np.isfinite(self.bias):
             fail("bias", "must be finite")
+        if not (np.isfinite(self.style) and self.style >= 0):
+            fail("style", "must be finite and >= 0")
+        if (self.bias or self.style) and self.attribute is None:
+            fail("attribute", "bias and style need a sensitive attribute")
 
     def to_dict(self) -> dict:
         """The configuration as JSON-ready data (tuples become lists)."""
@@ -339,6 +350,7 @@ def _plan(config: SimulationConfig, seed: int) -> pd.DataFrame:
     if config.attribute is not None:
         values = np.asarray(config.attribute_values, dtype=object)
         plan[config.attribute] = values[second.astype(int)]
+    plan["second"] = second
     plan["n_frames"] = list(frames)
     return plan
 
@@ -515,7 +527,7 @@ def _candidate_moments(seed: int, index: int, quality: float, durations_s: np.nd
 # --------------------------------------------------------------------------- frames
 
 def _candidate_frames(seed: int, index: int, n_frames: np.ndarray, moments: list[tuple],
-                      config: SimulationConfig) -> tuple[np.ndarray, np.ndarray]:
+                      config: SimulationConfig, second: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """AU intensities (T x 17 float32, NaN where tracking failed) and ``success`` of a candidate."""
     rng = _rng(seed, _FACE, index)
     fps = config.frame_rate
@@ -529,6 +541,8 @@ def _candidate_frames(seed: int, index: int, n_frames: np.ndarray, moments: list
     base = np.array([_BASELINE[au] for au in AUS])
     shape = 1.0 / max(config.baseline_spread, 1e-6) ** 2
     baseline = base * rng.gamma(shape, 1.0 / shape, n_au)
+    if second and config.style:  # expression style: a group's resting face, unrelated to quality
+        baseline[[_AU_INDEX[au] for au in STYLE_AUS]] += config.style
     shift = rng.normal(0.0, 0.05, (len(n_frames), n_au))
     sd = np.array([_NOISE[au] for au in AUS]) * rng.uniform(0.7, 1.3, n_au)
     x = baseline + shift[answer_of_frame]
@@ -629,7 +643,7 @@ def _chunk(plan: pd.DataFrame, config: SimulationConfig, seed: int) -> tuple[pd.
         n_frames = np.asarray(row.n_frames, dtype=np.int64)
         answer_ids = [f"{row.candidate_id}-q{k}" for k in range(1, config.n_questions + 1)]
         moments = _candidate_moments(seed, row.candidate_index, row.quality, n_frames / fps, config)
-        x, success = _candidate_frames(seed, row.candidate_index, n_frames, moments, config)
+        x, success = _candidate_frames(seed, row.candidate_index, n_frames, moments, config, bool(row.second))
         values.append(x)
         successes.append(success)
         times.append(np.concatenate([np.arange(n) / fps for n in n_frames]))

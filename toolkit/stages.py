@@ -345,13 +345,15 @@ def tests(result, permutations: int = 10_000, seed: int = 0, alternative: str = 
 # --------------------------------------------------------------------------- key moments
 
 @stage("moments", uses=("moments", "slices"))
-def moments(corpus, run, question: int | None = None, steps: int = 16, progress: bool = False):
+def moments(corpus, run, question: int | None = None, steps: int = 16, occlusion: str = "attention",
+            attribution: str = "contributions", progress: bool = False):
     """Key moments of a run's attention, their signed impact on the candidate's score and their slice features.
 
     Every peak of attention above the uniform level on every answer (or on ``question``'s), cut by
     the slice rule; its impact in logits by occlusion and by integrated gradients (``steps`` points)
-    on the model of the fold that never saw the candidate (:mod:`toolkit.moments`); and the slice
-    features of :func:`slice_features` (``n_frames``, ``*_delta``, ``*_std``, ``*_active``).
+    on the model of the fold that never saw the candidate (:func:`toolkit.moments.impacts`, whose
+    ``occlusion`` and ``attribution`` these are); and the slice features of
+    :func:`slice_features` (``n_frames``, ``*_delta``, ``*_std``, ``*_active``).
 
     Returns
     -------
@@ -363,7 +365,8 @@ def moments(corpus, run, question: int | None = None, steps: int = 16, progress:
     if isinstance(run, pd.DataFrame) or not hasattr(run, "path"):
         raise TypeError(f"moments need a run with its checkpoints (toolkit.runs.Run), got {type(run).__name__}")
     found = moments_mod.key_moments(run.attention, corpus, question=question)
-    table = moments_mod.impacts(run, corpus, found, steps=steps, progress=progress)
+    table = moments_mod.impacts(run, corpus, found, steps=steps, occlusion=occlusion, attribution=attribution,
+                                progress=progress)
     as_slices = table.rename(columns={"moment_id": "slice_id"}).assign(kind="moment")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # moments without a tracked frame: n_frames == 0, NaN features
@@ -371,6 +374,60 @@ def moments(corpus, run, question: int | None = None, steps: int = 16, progress:
     columns = ["n_frames", *slices_mod.feature_columns(feats)]
     return table.merge(feats.rename(columns={"slice_id": "moment_id"})[["moment_id", *columns]], on="moment_id",
                        how="left", validate="one_to_one")
+
+
+def moments_reference(corpus, run, reference: str, replicate: int = 0, seed: int = 0, question: int | None = None,
+                      steps: int = 16, progress: bool = False):
+    """The key moments and impacts of a null reference network trained like ``run``.
+
+    ``"untrained"``: the initial weights; ``"permuted"``: trained on labels permuted within
+    positions (:func:`toolkit.controls.permute_labels`). Their "impacts" follow no label: a sign
+    of the run's moments only counts where it leaves theirs (:func:`toolkit.moments.by_expression`).
+    Seeds as in the null controls (:func:`toolkit.controls.reference_seed`).
+    """
+    from . import controls as ctl
+
+    if reference not in ("untrained", "permuted"):
+        raise ValueError(f"reference: 'untrained' or 'permuted', got {reference!r}")
+    s = ctl.reference_seed(reference, replicate, seed)
+    options = {**ctl._train_options(run), "seed": s, "progress": progress}
+    if reference == "untrained":
+        null_run, null_corpus = train(corpus, untrained=True, **options), corpus
+    else:
+        null_corpus = ctl.permute_labels(corpus, s)
+        null_run = train(null_corpus, **options)
+    return moments(null_corpus, null_run, question=question, steps=steps, progress=progress)
+
+
+# --------------------------------------------------------------------------- bias
+
+@stage("fairness", uses=("fairness",))
+def fairness(corpus, run, attribute: str, hirability=None, threshold="prevalence", n_boot: int = 1000,
+             seed: int = 0):
+    """The fairness audit by group of ``attribute``: HireNet, and the hirability models of the slices.
+
+    :func:`toolkit.fairness.audit` of the run's out-of-fold scores (model ``hirenet``) and, given a
+    :func:`hirability` result, of each slice model's out-of-fold scores on the attention slices
+    (model ``<name> (attention slices)``). ``results/fairness.csv`` of a run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, ``attribute``, ``group``, ``metric``, ``value``, ``ci_low``, ``ci_high``.
+    """
+    from . import fairness as fair
+
+    values = fair.candidate_attribute(corpus.manifest, attribute)
+    positions = corpus.candidates[["candidate_id", "position_id"]].astype({"candidate_id": str})
+    hirenet = run.predictions.assign(candidate_id=run.predictions["candidate_id"].astype(str)).merge(
+        positions, on="candidate_id", how="left", validate="one_to_one")
+    tables = [fair.audit(hirenet, values, model="hirenet", threshold=threshold, n_boot=n_boot, seed=seed)]
+    if hirability is not None:
+        scores = hirability.scores[hirability.scores["kind"] == "attention"]
+        for model, part in scores.groupby("model", sort=False):
+            tables.append(fair.audit(part, values, model=f"{model} (attention slices)", threshold=threshold,
+                                     n_boot=n_boot, seed=seed))
+    return pd.concat(tables, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- null controls

@@ -73,6 +73,19 @@ class TrainConfig:
         Torch CPU threads during training (0: leave torch's setting).
     grad_clip : float
         Gradient norm clipping.
+    adversary : float
+        Strength of adversarial debiasing (0: off): an adversary head reads the network's
+        representation through a gradient reversal layer that multiplies the gradient flowing
+        back into the network by ``-adversary``, so that the network learns to defeat it
+        (Ganin and Lempitsky's gradient reversal).
+    adversary_kind : {"direct", "indirect"} or None
+        ``"direct"``: the adversary predicts ``attribute`` from the candidate representation
+        (the interview vector :math:`v`); ``"indirect"``: it must tell whether two answer vectors
+        come from the same candidate, which needs no sensitive label (as in Hemamou et al.,
+        ACII 2021). None: direct when ``attribute`` is given, indirect otherwise.
+    attribute : str or None
+        The manifest column of a sensitive attribute, one value per candidate (the direct
+        adversary's target; not used otherwise).
     """
 
     folds: int = 5
@@ -88,8 +101,18 @@ class TrainConfig:
     pos_weight: float | str | None = "balanced"
     num_threads: int = 1
     grad_clip: float = 5.0
+    adversary: float = 0.0
+    adversary_kind: str | None = None
+    attribute: str | None = None
 
     def __post_init__(self):
+        if not (isinstance(self.adversary, (int, float)) and np.isfinite(self.adversary) and self.adversary >= 0):
+            raise ValueError(f"TrainConfig.adversary: a strength >= 0 (0: off), got {self.adversary!r}")
+        if self.adversary_kind not in (None, "direct", "indirect"):
+            raise ValueError(f"TrainConfig.adversary_kind: 'direct', 'indirect' or None, got {self.adversary_kind!r}")
+        if self.adversary and self.adversary_kind == "direct" and not self.attribute:
+            raise ValueError("TrainConfig: the direct adversary needs the sensitive attribute's column "
+                             "(attribute, --attribute COL); the indirect one needs none")
         if int(self.folds) != self.folds or self.folds < 2:
             raise ValueError(f"TrainConfig.folds: need at least 2 folds, got {self.folds!r}")
         for name in ("epochs", "patience", "batch_size"):
@@ -141,6 +164,7 @@ class _Data:
     answers_of: list[np.ndarray]       # usable answers of each candidate, in question order
     all_answers_of: list[np.ndarray]   # every answer of each candidate (manifest order)
     n_questions: int
+    attribute: np.ndarray | None = None  # code of each candidate's sensitive attribute (direct adversary)
 
 
 def _pool(X: np.ndarray, success: np.ndarray, k: int):
@@ -385,16 +409,86 @@ def _inner_split(data: _Data, candidates: np.ndarray, config: TrainConfig, fold:
     return candidates[inner != 0], candidates[inner == 0]
 
 
+# --------------------------------------------------------------------------- adversarial debiasing
+
+class _GradientReversal(torch.autograd.Function):
+    """Identity forward; the gradient multiplied by ``-strength`` backward (Ganin and Lempitsky 2015)."""
+
+    @staticmethod
+    def forward(ctx, x, strength: float):
+        ctx.strength = strength
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.strength * grad, None
+
+
+def _adversary_kind(config: TrainConfig) -> str:
+    return config.adversary_kind or ("direct" if config.attribute else "indirect")
+
+
+class _Adversary(nn.Module):
+    """A small network that reads a representation through a gradient reversal layer.
+
+    ``direct``: the attribute's group from the candidate representation :math:`v`;
+    ``indirect``: whether two answer vectors come from the same candidate, from their absolute
+    difference and their product.
+    """
+
+    def __init__(self, kind: str, size: int, n_out: int, strength: float, hidden: int = 32):
+        super().__init__()
+        self.kind, self.strength = kind, float(strength)
+        width = size if kind == "direct" else 2 * size
+        self.net = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
+
+    def loss(self, v, vectors, batch: dict, attribute, rng) -> torch.Tensor:
+        if self.kind == "direct":
+            target = torch.as_tensor(attribute, device=v.device)
+            return nn.functional.cross_entropy(self.net(_GradientReversal.apply(v, self.strength)), target)
+        # indirect: each answer paired with another answer of its candidate (same) and one of another (different)
+        index = batch["answer_index"].cpu().numpy()
+        first, second, same = [], [], []
+        rows_of = [row[row >= 0] for row in index]
+        for c, rows in enumerate(rows_of):
+            others = [k for k in range(len(rows_of)) if k != c and len(rows_of[k])]
+            for i, a in enumerate(rows):
+                if len(rows) > 1:
+                    first.append(a)
+                    second.append(rows[(i + 1 + rng.integers(len(rows) - 1)) % len(rows)])
+                    same.append(1.0)
+                if others:
+                    k = others[rng.integers(len(others))]
+                    first.append(a)
+                    second.append(rows_of[k][rng.integers(len(rows_of[k]))])
+                    same.append(0.0)
+        if not first:
+            return vectors.sum() * 0.0
+        s = _GradientReversal.apply(vectors, self.strength)
+        a, b = s[torch.as_tensor(first)], s[torch.as_tensor(second)]
+        logits = self.net(torch.cat([(a - b).abs(), a * b], 1)).squeeze(-1)
+        return nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(same, device=logits.device))
+
+
 # --------------------------------------------------------------------------- training
 
-def _train_epoch(model, data, candidates, standardiser, optimizer, loss_fn, config, rng, device) -> float:
+def _train_epoch(model, data, candidates, standardiser, optimizer, loss_fn, config, rng, device,
+                 adversary: _Adversary | None = None) -> float:
     """One pass over ``candidates`` in length-bucketed, shuffled batches; the mean training loss."""
     model.train()
     total, count = 0.0, 0
     for batch_c in _batches(data, candidates, config.batch_size, rng):
         batch = _collate(data, batch_c, standardiser, device)
-        logits, _, _ = _forward(model, batch)
-        loss = loss_fn(logits, batch["labels"])
+        if adversary is None:
+            logits, _, _ = _forward(model, batch)
+            loss = loss_fn(logits, batch["labels"])
+        else:
+            adversary.train()
+            vectors, _ = model.encode_answers(batch["x"], batch["lengths"], batch["frame_mask"], batch["questions"])
+            v, _ = model.represent(vectors, batch["answer_index"])
+            logits = model.output(v).squeeze(-1)
+            attribute = data.attribute[batch_c] if data.attribute is not None else None
+            loss = loss_fn(logits, batch["labels"]) + adversary.loss(v, vectors, batch, attribute, rng)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -423,14 +517,28 @@ def _train_fold(data, fold, train_c, val_c, model_config, config, device, progre
     else:
         pos_weight = float(config.pos_weight or 1.0)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    adversary = None
+    if config.adversary:
+        kind = _adversary_kind(config)
+        size = model.output.in_features if kind == "direct" else model.frame_attention.project.in_features
+        n_out = int(data.attribute.max()) + 1 if kind == "direct" else 1
+        with torch.random.fork_rng(devices=[]):  # the network's initial weights stay those of no adversary
+            torch.manual_seed(config.seed * 1000 + fold + 500)
+            adversary = _Adversary(kind, size, n_out, config.adversary).to(device)
+    groups = [{"params": list(model.parameters())}]
+    if adversary is not None:
+        # the adversary learns ten times faster than the network: it sees few batches, and a slow
+        # adversary reverses little
+        groups.append({"params": list(adversary.parameters()), "lr": 10 * config.lr})
+    optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
     best = (-math.inf, None, 0)
     stale = 0
     bar = tqdm(total=config.epochs, desc=f"fold {fold}", disable=not progress, leave=False)
     for epoch in range(1, config.epochs + 1):
         tic = time.perf_counter()
         rng = np.random.default_rng([config.seed, fold, epoch])
-        train_loss = _train_epoch(model, data, train_c, standardiser, optimizer, loss_fn, config, rng, device)
+        train_loss = _train_epoch(model, data, train_c, standardiser, optimizer, loss_fn, config, rng, device,
+                                  adversary)
         val_auc, val_loss = float("nan"), float("nan")
         if len(val_c):
             scores, _ = _predict(model, data, val_c, standardiser, device, config.batch_size * 2)
@@ -619,6 +727,12 @@ def fit(corpus, config: TrainConfig | None = None, model_config: HireNetConfig |
 
     data = _prepare(corpus, model_config.features, model_config.pool, model_config.n_questions)
     _check(corpus, data, config)
+    if config.adversary and _adversary_kind(config) == "direct":
+        from .fairness import candidate_attribute
+
+        values = candidate_attribute(corpus.manifest, config.attribute)
+        codes, _ = pd.factorize(values.reindex(data.candidate_ids.astype(str)), sort=True)
+        data = dataclasses.replace(data, attribute=codes.astype(np.int64))
     device = _resolve_device(config.device)
     folds = _outer_folds(data, config)
     start = time.perf_counter()
