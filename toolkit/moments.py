@@ -687,6 +687,16 @@ def by_expression(table: pd.DataFrame, method: str = "impact_occlusion", min_mom
 
 # --------------------------------------------------------------------------- feedback view
 
+def _candidate_rows(corpus, table: pd.DataFrame, candidate_id: str, method: str):
+    """One candidate's answers (manifest rows, in question order) and key moments, the method checked."""
+    if method not in ("impact_occlusion", "impact_ig"):
+        raise ValueError(f"method: 'impact_occlusion' or 'impact_ig', got {method!r}")
+    manifest = corpus.manifest[corpus.manifest["candidate_id"].astype(str) == candidate_id].sort_values("question")
+    if manifest.empty:
+        raise ValueError(f"candidate_id {candidate_id!r} is not in the corpus manifest")
+    return manifest, table[table["candidate_id"].astype(str) == candidate_id]
+
+
 def plot_candidate(corpus, attention: pd.DataFrame, table: pd.DataFrame, candidate_id: str,
                    method: str = "impact_occlusion", aus=("AU45", "AU12", "AU20", "AU23"), axes=None,
                    stills: bool = False):
@@ -723,13 +733,8 @@ def plot_candidate(corpus, attention: pd.DataFrame, table: pd.DataFrame, candida
 
     from .plots import COLORS, OKABE_ITO
 
-    if method not in ("impact_occlusion", "impact_ig"):
-        raise ValueError(f"method: 'impact_occlusion' or 'impact_ig', got {method!r}")
     candidate_id = str(candidate_id)
-    manifest = corpus.manifest[corpus.manifest["candidate_id"].astype(str) == candidate_id].sort_values("question")
-    if manifest.empty:
-        raise ValueError(f"candidate_id {candidate_id!r} is not in the corpus manifest")
-    mine = table[table["candidate_id"].astype(str) == candidate_id]
+    manifest, mine = _candidate_rows(corpus, table, candidate_id, method)
     if axes is None:
         fig, axes = plt.subplots(len(manifest), 1, figsize=(9, 1.9 * len(manifest) + 0.6), squeeze=False)
         axes = axes[:, 0]
@@ -862,13 +867,8 @@ def feedback_html(corpus, attention: pd.DataFrame, table: pd.DataFrame, candidat
 
     from .plots import COLORS, OKABE_ITO
 
-    if method not in ("impact_occlusion", "impact_ig"):
-        raise ValueError(f"method: 'impact_occlusion' or 'impact_ig', got {method!r}")
     candidate_id = str(candidate_id)
-    manifest = corpus.manifest[corpus.manifest["candidate_id"].astype(str) == candidate_id].sort_values("question")
-    if manifest.empty:
-        raise ValueError(f"candidate_id {candidate_id!r} is not in the corpus manifest")
-    mine = table[table["candidate_id"].astype(str) == candidate_id]
+    manifest, mine = _candidate_rows(corpus, table, candidate_id, method)
     deltas = [c for c in table.columns if c.endswith("_delta")]
     scale = float(mine[method].abs().max()) if len(mine) else 0.0
     palette = [OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["green"], OKABE_ITO["purple"]]
