@@ -117,7 +117,7 @@ def test_the_threshold_optimizer_narrows_the_parity_gap_out_of_fold():
 
 import torch  # noqa: E402
 
-from toolkit import runs, stages, training  # noqa: E402
+from toolkit import runs, training  # noqa: E402
 from toolkit.corpus import Corpus, save  # noqa: E402
 
 from test_hirenet import FAST, FEATURES, SMALL, _make_corpus  # noqa: E402

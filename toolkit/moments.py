@@ -150,7 +150,7 @@ def _candidate_major(t: torch.Tensor, answer_index: torch.Tensor) -> torch.Tenso
     return padded[index]
 
 
-def _logit_of_states(model, lengths, frame_mask, questions, present):
+def _logit_of_states(model, frame_mask, questions, present):
     """Candidate logits as a function of the frame states laid out (candidates, answers, steps, states)."""
 
     def forward(h4, *_):
@@ -257,7 +257,7 @@ def integrated_gradients(model, batch: dict, baseline: torch.Tensor, steps: int 
         if at == "states":
             inputs = model.encode_frames(x, lengths)
             reference = model.encode_frames(baseline, lengths)
-            forward = _logit_of_states(model, lengths4, mask4, questions4, present)
+            forward = _logit_of_states(model, mask4, questions4, present)
         elif at == "contributions":
             observed = _contributions(model, x, lengths, mask, questions)
             return _ig_of_contributions(model, observed, _contributions(model, baseline, lengths, mask, questions),
