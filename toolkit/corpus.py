@@ -12,7 +12,13 @@ A corpus folder holds
 ``corpus.json``
     frame rate, feature source, generator or extractor parameters, toolkit version.
 ``episodes.csv``
-    simulated corpora only: ground-truth key moments ``answer_id, kind, start_s, end_s``.
+    simulated corpora only: ground-truth key moments ``answer_id, kind, start_s, end_s``
+    (and ``modality``, ``face`` or ``voice``, when the corpus has a voice).
+``audio.parquet``
+    optional, a file or a folder of parquet files: one row per audio frame: ``answer_id``,
+    ``time_s`` (frame centre), ``voiced`` (bool), then float columns named as openSMILE's
+    eGeMAPSv02 low-level descriptors name them; the audio frame rate is ``audio_fps`` in
+    ``corpus.json``. :meth:`Corpus.modality` gives the voice as a corpus of its own.
 
 Every reader validates and fails with a :class:`CorpusError` naming the file, the row and
 the column. Every writer writes to a temporary name and renames.
@@ -31,10 +37,14 @@ import pandas as pd
 from . import _io
 from .vocabulary import AUS
 
-__all__ = ["Corpus", "CorpusError", "load", "save", "validate", "REQUIRED_MANIFEST", "REQUIRED_FRAMES"]
+__all__ = ["Corpus", "CorpusError", "load", "save", "validate", "planted", "REQUIRED_MANIFEST", "REQUIRED_FRAMES",
+           "REQUIRED_AUDIO", "MODALITIES"]
 
 REQUIRED_MANIFEST = ("answer_id", "candidate_id", "position_id", "question", "label")
 REQUIRED_FRAMES = ("answer_id", "time_s", "success")
+REQUIRED_AUDIO = ("answer_id", "time_s", "voiced")
+#: The streams a corpus can hold: facial features (``frames.parquet``) and the voice (``audio.parquet``).
+MODALITIES = ("face", "voice")
 EPISODE_COLUMNS = ("answer_id", "kind", "start_s", "end_s")
 _ID_COLUMNS = ("answer_id", "candidate_id", "position_id")
 
@@ -76,6 +86,9 @@ class Corpus:
         Ground-truth key moments of a simulated corpus.
     path : pathlib.Path, optional
         The folder the corpus was loaded from, if any.
+    audio : pandas.DataFrame, optional
+        One row per audio frame (``answer_id``, ``time_s``, ``voiced``, descriptors), sorted by
+        answer then ``time_s``.
     """
 
     manifest: pd.DataFrame
@@ -83,6 +96,7 @@ class Corpus:
     meta: dict = field(default_factory=dict)
     episodes: pd.DataFrame | None = None
     path: Path | None = None
+    audio: pd.DataFrame | None = None
 
     @property
     def features(self) -> list[str]:
@@ -164,7 +178,61 @@ class Corpus:
         episodes = None
         if self.episodes is not None:
             episodes = self.episodes[self.episodes["answer_id"].isin(keep)].reset_index(drop=True)
-        return Corpus(manifest.reset_index(drop=True), frames, dict(self.meta), episodes, None)
+        audio = None
+        if self.audio is not None:
+            audio = self.audio[self.audio["answer_id"].isin(keep)].reset_index(drop=True)
+        return Corpus(manifest.reset_index(drop=True), frames, dict(self.meta), episodes, None, audio)
+
+    @property
+    def audio_features(self) -> list[str]:
+        """Descriptor columns of ``audio`` (empty without audio)."""
+        if self.audio is None:
+            return []
+        return [c for c in self.audio.columns if c not in REQUIRED_AUDIO and pd.api.types.is_float_dtype(self.audio[c])]
+
+    def modality(self, name: str) -> "Corpus":
+        """The corpus as one stream: ``"face"`` (this corpus) or ``"voice"``.
+
+        The voice is a corpus of its own whose frames are the audio frames (``success`` true on
+        every one, ``voiced`` as a 0/1 feature, then the descriptors), whose frame rate is
+        ``audio_fps`` and whose episodes are the voice's; every stage runs on it unchanged.
+
+        Raises
+        ------
+        CorpusError
+            For a corpus without audio, or an unknown modality.
+        """
+        if name not in MODALITIES:
+            raise ValueError(f"modality: expected one of {', '.join(MODALITIES)}, got {name!r}")
+        current = self.meta.get("modality", "face")
+        if name == current:
+            return self
+        if name == "face":
+            raise CorpusError("this corpus is already a single stream (the voice); use the corpus it came from")
+        if self.audio is None:
+            where = f"{self.path}: " if self.path is not None else ""
+            raise CorpusError(f"{where}the corpus has no audio.parquet, so it has no voice; extract it from videos "
+                              f"with sound (python -m toolkit extract) or simulate one with a voice")
+        audio = self.audio
+        frames = audio[["answer_id", "time_s"]].assign(success=True, voiced=audio["voiced"].astype(np.float32))
+        frames = pd.concat([frames, audio[self.audio_features]], axis=1)
+        meta = {**self.meta, "modality": "voice", "frame_rate": float(self.audio_rate)}
+        episodes = None
+        if self.episodes is not None and "modality" in self.episodes.columns:
+            episodes = self.episodes[self.episodes["modality"] == "voice"].reset_index(drop=True)
+        voice = Corpus(self.manifest, frames, meta, episodes, None)
+        voice.__dict__["_source"] = self
+        return voice
+
+    @property
+    def audio_rate(self) -> float:
+        """Audio frames per second (``audio_fps`` of ``corpus.json``, else estimated from ``time_s``)."""
+        if "audio_fps" in self.meta:
+            return float(self.meta["audio_fps"])
+        if self.audio is None or len(self.audio) < 2:
+            return float("nan")
+        dt = self.audio.groupby("answer_id", sort=False)["time_s"].diff().median()
+        return float(1.0 / dt) if dt and np.isfinite(dt) else float("nan")
 
     def save(self, folder: str | Path) -> Path:
         """Write this corpus as a corpus folder (nothing to do when it was loaded from there)."""
@@ -360,7 +428,54 @@ def validate(corpus: Corpus) -> Corpus:
     episodes = None
     if corpus.episodes is not None:
         episodes = validate_episodes(corpus.episodes, manifest["answer_id"])
-    return Corpus(manifest, frames, dict(corpus.meta), episodes, corpus.path)
+    audio = None
+    if corpus.audio is not None:
+        audio = validate_audio(corpus.audio, manifest["answer_id"])
+    return Corpus(manifest, frames, dict(corpus.meta), episodes, corpus.path, audio)
+
+
+def validate_audio(audio: pd.DataFrame, answer_ids, file: str = "audio.parquet") -> pd.DataFrame:
+    """Check an audio table (``answer_id``, ``time_s``, ``voiced``, descriptors); return it sorted.
+
+    Raises
+    ------
+    CorpusError
+        On a missing required column, rows of an unknown answer, a ``time_s`` that does not
+        increase within an answer, a ``voiced`` that is not boolean, a descriptor that is not a
+        number or a non-finite descriptor.
+    """
+    missing = [c for c in REQUIRED_AUDIO if c not in audio.columns]
+    if missing:
+        raise CorpusError(f"{file}: missing required column(s) {', '.join(repr(c) for c in missing)}")
+    audio = audio.reset_index(drop=True)
+    renamed = audio.rename(columns={"voiced": "success"})
+    for col in renamed.columns:
+        if col in REQUIRED_FRAMES or col in _ID_COLUMNS:
+            continue
+        if not pd.api.types.is_numeric_dtype(renamed[col]) or pd.api.types.is_bool_dtype(renamed[col]):
+            raise CorpusError(f"{_where(file, None, col)}: expected numbers (an openSMILE descriptor), "
+                              f"got {renamed[col].dtype}")
+        values = renamed[col].to_numpy(np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise CorpusError(f"{_where(file, row, col)}: non-finite value {values[row]}")
+        if not pd.api.types.is_float_dtype(renamed[col]):
+            renamed[col] = renamed[col].astype(np.float32)
+    try:
+        checked = validate_frames(renamed, answer_ids, file=file)
+    except CorpusError as err:
+        raise CorpusError(str(err).replace("'success'", "'voiced'")) from None
+    return checked.rename(columns={"success": "voiced"})
+
+
+def planted(corpus: Corpus) -> pd.DataFrame | None:
+    """The ground-truth episodes of the corpus's own stream (face, or the voice of a voice corpus)."""
+    episodes = corpus.episodes
+    if episodes is None or "modality" not in episodes.columns:
+        return episodes
+    mine = episodes["modality"].astype(str) == corpus.meta.get("modality", "face")
+    return episodes[mine].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- load / save
@@ -435,7 +550,12 @@ def load(path: str | Path, validate_frames_: bool = True) -> Corpus:
     episodes = None
     if (root / "episodes.csv").exists():
         episodes = validate_episodes(_read_csv(root / "episodes.csv"), manifest["answer_id"])
-    return Corpus(manifest, frames, meta, episodes, root)
+    audio = None
+    if (root / "audio.parquet").exists():
+        audio = _read_frames(root / "audio.parquet")
+        if validate_frames_:
+            audio = validate_audio(audio, manifest["answer_id"])
+    return Corpus(manifest, frames, meta, episodes, root, audio)
 
 
 def save(corpus: Corpus, path: str | Path, validate_: bool = True) -> Path:
@@ -454,13 +574,20 @@ def save(corpus: Corpus, path: str | Path, validate_: bool = True) -> Path:
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     if validate_:
-        corpus = validate(Corpus(corpus.manifest, corpus.frames, corpus.meta, corpus.episodes, root))
+        corpus = validate(Corpus(corpus.manifest, corpus.frames, corpus.meta, corpus.episodes, root, corpus.audio))
     # The folder counts as incomplete until corpus.json is written again, last.
     (root / "corpus.json").unlink(missing_ok=True)
     frames_path = root / "frames.parquet"
     if frames_path.is_dir():
         shutil.rmtree(frames_path)
     _io.write_parquet(frames_path, corpus.frames)
+    audio_path = root / "audio.parquet"
+    if audio_path.is_dir():
+        shutil.rmtree(audio_path)
+    if corpus.audio is not None:
+        _io.write_parquet(audio_path, corpus.audio)
+    else:
+        audio_path.unlink(missing_ok=True)
     _io.write_csv(root / "manifest.csv", corpus.manifest)
     if corpus.episodes is not None:
         _io.write_csv(root / "episodes.csv", corpus.episodes)
