@@ -162,6 +162,11 @@ def test_batch_builds_a_corpus(good_batch):
     assert set(AUS) <= set(corpus.aus)
     assert len(pd.read_csv(out / "failures.csv")) == 0
     assert len(list((out / "parts").glob("*.parquet"))) == 3
+    # the voice: every sample video has a sound track
+    assert list(corpus.audio["answer_id"].unique()) == ["a1", "a2", "a3"]
+    assert corpus.meta["audio_fps"] == 100.0 and corpus.meta["audio_failed"] == 0
+    assert corpus.meta["audio_extractor"]["feature_set"] == "eGeMAPSv02"
+    assert len(list((out / "parts" / "audio").glob("*.parquet"))) == 3
 
 
 def test_bad_videos_do_not_stop_the_batch(tmp_path, model):
@@ -179,11 +184,13 @@ def test_bad_videos_do_not_stop_the_batch(tmp_path, model):
     out = ex.extract(manifest, tmp_path / "strict", rate=2, progress=False, keep_going=True)  # resumes
     failures = pd.read_csv(out / "failures.csv").set_index("answer_id")
     assert list(failures.index) == ["missing", "empty", "corrupt"]
+    assert (failures["modality"] == "face").all()  # a lost answer's voice is not tried
     assert "file not found" in failures.loc["missing", "reason"]
     assert "empty file" in failures.loc["empty", "reason"]
     assert "cannot be opened" in failures.loc["corrupt", "reason"] or "no frame" in failures.loc["corrupt", "reason"]
     corpus = tk.corpus.load(out)
     assert list(corpus.manifest["answer_id"]) == ["good"] and corpus.meta["failed"] == 3
+    assert corpus.meta["audio_failed"] == 0 and list(corpus.audio["answer_id"].unique()) == ["good"]
 
 
 def test_cli_exit_codes(tmp_path, model, capsys):
@@ -213,7 +220,7 @@ def test_manifest_needs_a_video_column(tmp_path):
 
 
 def _same_bytes(a: Path, b: Path) -> None:
-    for name in ("frames.parquet", "manifest.csv", "corpus.json", "failures.csv"):
+    for name in ("frames.parquet", "audio.parquet", "manifest.csv", "corpus.json", "failures.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 

@@ -523,7 +523,7 @@ def test_cli_passes_the_api_defaults_on(tiny, monkeypatch, tmp_path):
     with pytest.raises(Stop):
         cli.train([str(tiny.path), str(tmp_path / "run")])
     api = {k: v for k, v in cli._defaults(stages.train).items() if k not in ("model", "options", "out")}
-    assert seen["train"] == {**api, "options": None, "progress": True}  # no debiasing: the API default
+    assert seen["train"] == {**api, "options": None, "model": None, "progress": True}  # the API defaults
 
     monkeypatch.setattr(pipeline, "run", record("run", pipeline.run))
     with pytest.raises(Stop):

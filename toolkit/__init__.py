@@ -14,10 +14,11 @@ __version__ = "0.1.0"
 import importlib
 
 _SUBMODULES = (
-    "cache", "calibration", "classify", "cli", "controls", "corpus", "datasets", "extract", "fairness", "folds",
-    "hirability",
-    "importances", "importers", "model", "models", "moments", "pipeline", "plots", "recovery", "report", "runs",
-    "salience", "scorecard", "simulate", "slices", "stages", "stats", "training", "vocabulary",
+    "audio", "cache", "calibration", "classify", "cli", "controls", "corpus", "datasets", "extract", "fairness",
+    "folds", "hirability",
+    "importances", "importers", "modalities", "model", "models", "moments", "pipeline", "plots", "questions",
+    "recovery", "report", "runs", "salience", "scorecard", "simulate", "slices", "stages", "stats", "training",
+    "vocabulary",
 )
 
 

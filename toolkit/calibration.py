@@ -81,12 +81,15 @@ def planted_attention(corpus, question: int = 1, kinds=("anxiety", "positive"), 
     pandas.DataFrame
         ``answer_id``, ``time_s``, ``weight``.
     """
-    if corpus.episodes is None:
+    from .corpus import planted
+
+    episodes = planted(corpus)  # the corpus's own stream's: a voice "distractor" is not the face's
+    if episodes is None:
         raise ValueError("planted_attention needs a simulated corpus with episodes")
     fr = _question_frames(corpus, question)
     rng = np.random.default_rng(seed)
     weight = 1.0 + noise * rng.random(len(fr))
-    ep = corpus.episodes[corpus.episodes["kind"].isin(kinds)]
+    ep = episodes[episodes["kind"].isin(kinds)]
     ep = ep[ep["answer_id"].isin(set(fr["answer_id"]))]
     if len(ep):
         code = pd.Categorical(fr["answer_id"], categories=pd.unique(fr["answer_id"]))

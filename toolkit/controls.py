@@ -136,7 +136,7 @@ def permute_labels(corpus, seed: int):
     manifest = corpus.manifest.copy()
     manifest["label"] = manifest["candidate_id"].map(new).astype(int)
     meta = {**corpus.meta, "permuted_labels": {"seed": int(seed), "within": "position_id"}}
-    return Corpus(manifest, corpus.frames, meta, corpus.episodes, None)
+    return Corpus(manifest, corpus.frames, meta, corpus.episodes, None, corpus.audio)
 
 
 def effect_zero_twin(corpus, cached: bool = True):
@@ -384,7 +384,7 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
     dict
         Metric name -> value (NaN where a metric cannot be computed, e.g. overlap without episodes).
     """
-    from . import recovery, stages
+    from . import corpus as corpus_mod, recovery, stages
 
     sliceset = stages.slices(corpus, attention, question=question, n_random=n_random, seed=seed,
                              edge_discount_s=edge_discount_s)
@@ -403,7 +403,8 @@ def summarize_attention(corpus, attention: pd.DataFrame, seed: int = 0, question
 
     for k in ("overlap_linked", "overlap_distractor", "preference"):
         out[k] = np.nan
-    if corpus.episodes is not None and len(corpus.episodes):
+    planted = corpus_mod.planted(corpus)
+    if planted is not None and len(planted):
         rec = stages.recovery(corpus, sliceset, n_boot=0, seed=seed)
         rec = rec[rec["location"] == "all"].set_index(["moment", "metric"])["value"]
         out["overlap_linked"] = float(rec.get(("linked", "ratio"), np.nan))

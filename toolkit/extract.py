@@ -37,6 +37,9 @@ Choices (the book's chapter 02 explains them)
     * AU25 (lips part) is ``min(lip_gap / 0.5, 1)``: lips apart by half the inter-ocular distance
       count as fully parted.
 
+The voice (``audio.parquet``: openSMILE's eGeMAPSv02 low-level descriptors every 10 ms) is
+extracted from the same videos by :mod:`toolkit.audio`; :func:`extract` does both.
+
 The model file ``face_landmarker.task`` does not ship in the mediapipe wheel: see :func:`model_path`.
 """
 from __future__ import annotations
@@ -580,19 +583,45 @@ def _part_name(answer_id: str) -> str:
     return urllib.parse.quote(answer_id, safe="") + ".parquet"
 
 
+def _reason(err: Exception, video: str) -> str:
+    message = str(err).replace(str(video), "").lstrip(": ") or type(err).__name__
+    return f"{type(err).__name__}: {message}"
+
+
 def _work(task: tuple, params: dict) -> tuple:
-    """Extract one answer; never raises: returns (answer_id, table or None, reason or None)."""
-    answer_id, video, reason = task
+    """Extract what is left of one answer (face, voice or both); never raises.
+
+    ``task`` is ``(answer_id, video, reason, face, voice)``: ``face`` and ``voice`` say which parts
+    are still to be made. Returns ``(answer_id, frames, face_reason, sound, voice_reason)``: a table
+    or ``None`` for each part, and the reason when a part failed. When the face fails, the answer
+    is lost and its voice is not tried.
+    """
+    answer_id, video, reason, face, voice = task
     if reason is not None:
-        return answer_id, None, reason
-    try:
-        table = extract_video(video, params["rate"], params["model_file"], retry_crop=params["retry_crop"],
-                              max_faces=params["max_faces"], backend=params["backend"])
-        table.attrs = {}
-        return answer_id, table, None
-    except Exception as err:  # noqa: BLE001 - one bad video must not stop the batch
-        message = str(err).replace(str(video), "").lstrip(": ") or type(err).__name__
-        return answer_id, None, f"{type(err).__name__}: {message}"
+        return _lost(task, reason)
+    frames = sound = voice_reason = None
+    if face:
+        try:
+            frames = extract_video(video, params["rate"], params["model_file"], retry_crop=params["retry_crop"],
+                                   max_faces=params["max_faces"], backend=params["backend"])
+            frames.attrs = {}
+        except Exception as err:  # noqa: BLE001 - one bad video must not stop the batch
+            return answer_id, None, _reason(err, video), None, None
+    if voice:
+        from . import audio
+
+        try:
+            sound = audio.extract_audio(video, rate=params["audio_rate"])
+            sound.attrs = {}
+        except Exception as err:  # noqa: BLE001 - a video without usable sound keeps its face
+            voice_reason = _reason(err, video)
+    return answer_id, frames, None, sound, voice_reason
+
+
+def _lost(task: tuple, reason: str) -> tuple:
+    """The result of a task that could not run: a face failure, or a voice failure when only the voice was due."""
+    answer_id, _, _, face, _ = task
+    return (answer_id, None, reason, None, None) if face else (answer_id, None, None, None, reason)
 
 
 def _run_serial(tasks, params):
@@ -611,7 +640,7 @@ def _run_pool(tasks, params, workers):
             try:
                 yield future.result()
             except BrokenProcessPool:
-                yield futures[future][0], None, "worker process crashed while reading this video (rerun to retry)"
+                yield _lost(futures[future], "worker process crashed while reading this video (rerun to retry)")
 
 
 def _run_dask(tasks, params, scheduler):
@@ -626,7 +655,7 @@ def _run_dask(tasks, params, scheduler):
             try:
                 yield future.result()
             except Exception as err:  # noqa: BLE001 - a lost worker fails one answer, not the batch
-                yield by_key[future.key][0], None, f"dask worker failed: {type(err).__name__}: {err}"
+                yield _lost(by_key[future.key], f"dask worker failed: {type(err).__name__}: {err}")
     finally:
         if own:
             client.close()
@@ -634,15 +663,20 @@ def _run_dask(tasks, params, scheduler):
 
 def extract(manifest, out, rate: float = 10.0, workers: int = 1, scheduler=None, keep_going: bool = False,
             progress: bool = True, *, root=None, model=None, retry_crop: bool = True, max_faces: int = 2,
-            backend: str = "mediapipe") -> Path:
+            backend: str = "mediapipe", audio: bool = True) -> Path:
     """Extract the frames of every answer video of a manifest into a corpus folder, resumably.
 
-    Each finished answer is written atomically to ``OUT/parts/<answer_id>.parquet``; a rerun skips
-    those, so a run stopped at any point (even ``kill -9``) resumes and gives the same bytes as an
+    Each finished answer is written atomically to ``OUT/parts/<answer_id>.parquet`` (its voice to
+    ``OUT/parts/audio/<answer_id>.parquet``, answer ids percent-encoded); a rerun skips those, so a
+    run stopped at any point (even ``kill -9``) resumes and gives the same bytes as an
     uninterrupted run (parts are keyed by ``answer_id`` and by the settings, which must not change
-    between runs into one folder). A video that cannot be read is recorded in ``OUT/failures.csv`` (``answer_id,
-    video, reason``) and the batch goes on; a video without any face is a valid result (all frames
-    with ``success`` false). At the end ``frames.parquet``, ``manifest.csv`` and ``corpus.json`` are
+    between runs into one folder). A video that cannot be read is recorded in ``OUT/failures.csv``
+    (``answer_id, video, modality, reason``, ``modality`` ``face``) and the batch goes on; a video
+    without any face is a valid result (all frames with ``success`` false). A video whose sound
+    cannot be used (no sound track, undecodable sound) keeps its answer and its face features: it
+    is recorded in ``failures.csv`` with ``modality`` ``voice``, left out of ``audio.parquet``,
+    retried by a rerun, and never counted as a failed answer. At the end ``frames.parquet``,
+    ``audio.parquet`` (when any answer has sound), ``manifest.csv`` and ``corpus.json`` are
     assembled from the parts (``corpus.json`` last).
 
     Parameters
@@ -671,6 +705,12 @@ def extract(manifest, out, rate: float = 10.0, workers: int = 1, scheduler=None,
         The model file (default :func:`model_path`).
     retry_crop, max_faces, backend
         As in :func:`extract_video`.
+    audio : bool
+        Also extract each answer's voice (:func:`toolkit.audio.extract_audio`: eGeMAPSv02
+        low-level descriptors at 100 frames per second, from the sound decoded at 16 kHz) into
+        ``audio.parquet``; ``corpus.json`` then records ``audio_fps``, ``audio_extractor`` and
+        ``audio_failed``. Turning it on or off between runs into one folder is allowed (the face
+        parts are the same either way; audio parts are made where missing, or ignored).
 
     Returns
     -------
@@ -681,7 +721,8 @@ def extract(manifest, out, rate: float = 10.0, workers: int = 1, scheduler=None,
     ------
     ExtractionError
         When some answers failed and ``keep_going`` is false (after the whole batch ran), when
-        every answer failed, or when ``OUT/parts`` holds parts made with other parameters.
+        every answer failed, or when ``OUT/parts`` holds parts made with other parameters. Voice
+        failures never raise.
     toolkit.corpus.CorpusError
         On a bad manifest (the message names the row and the column).
     """
@@ -701,17 +742,30 @@ def extract(manifest, out, rate: float = 10.0, workers: int = 1, scheduler=None,
     settings = {"backend": backend, "rate": float(rate), "model": MODEL_NAME if backend == "mediapipe" else "py-feat",
                 "model_sha256": model_sha, "retry_crop": bool(retry_crop), "max_faces": int(max_faces)}
     _check_settings(parts, settings)
+    audio = bool(audio)
+    voices = parts / "audio"
+    if audio:
+        from . import audio as _audio
 
-    tasks, done = [], {}
+        params["audio_rate"] = _audio.SAMPLE_RATE
+        audio_info = _audio.extractor_info(_audio.SAMPLE_RATE)
+        _check_settings(voices, {k: v for k, v in audio_info.items() if k != "opensmile_version"})
+
+    tasks, done, sound_done = [], {}, {}
     for answer_id, video in zip(table["answer_id"], table["video"]):
-        part = parts / _part_name(answer_id)
-        if part.exists():
+        part, voice_part = parts / _part_name(answer_id), voices / _part_name(answer_id)
+        face_due = not part.exists()
+        voice_due = audio and not voice_part.exists()
+        if not face_due:
             done[answer_id] = part
+        if audio and not voice_due:
+            sound_done[answer_id] = voice_part
+        if not (face_due or voice_due):
             continue
         if pd.isna(video) or not str(video).strip():
-            tasks.append((answer_id, None, "no video given in the manifest"))
+            tasks.append((answer_id, None, "no video given in the manifest", face_due, voice_due))
         else:
-            tasks.append((answer_id, str((folder / str(video)).resolve()), None))
+            tasks.append((answer_id, str((folder / str(video)).resolve()), None, face_due, voice_due))
 
     if scheduler is not None:
         results = _run_dask(tasks, params, scheduler)
@@ -722,21 +776,31 @@ def extract(manifest, out, rate: float = 10.0, workers: int = 1, scheduler=None,
     failures = []
     video_of = dict(zip(table["answer_id"], table["video"]))
     with tqdm(total=len(tasks), desc="extract", unit="answer", disable=not progress) as bar:
-        for answer_id, frames, reason in results:
-            if frames is None:
-                failures.append({"answer_id": answer_id, "video": video_of[answer_id], "reason": reason})
-            else:
+        for answer_id, frames, reason, sound, voice_reason in results:
+            if reason is not None:
+                failures.append({"answer_id": answer_id, "video": video_of[answer_id], "modality": "face",
+                                 "reason": reason})
+            elif frames is not None:
                 frames.insert(0, "answer_id", answer_id)
                 _io.write_parquet(parts / _part_name(answer_id), frames)
                 done[answer_id] = parts / _part_name(answer_id)
+            if voice_reason is not None:
+                failures.append({"answer_id": answer_id, "video": video_of[answer_id], "modality": "voice",
+                                 "reason": voice_reason})
+            elif sound is not None:
+                sound.insert(0, "answer_id", answer_id)
+                _io.write_parquet(voices / _part_name(answer_id), sound)
+                sound_done[answer_id] = voices / _part_name(answer_id)
             bar.update(1)
 
     order = {a: i for i, a in enumerate(table["answer_id"])}
-    failures = pd.DataFrame(sorted(failures, key=lambda f: order[f["answer_id"]]), columns=["answer_id", "video", "reason"])
+    failures = pd.DataFrame(sorted(failures, key=lambda f: (order[f["answer_id"]], f["modality"] != "face")),
+                            columns=["answer_id", "video", "modality", "reason"])
     _io.write_csv(out / "failures.csv", failures)
-    if len(failures) and not keep_going:
-        raise ExtractionError(f"{len(failures)} of {len(table)} answers failed (first: {failures['answer_id'][0]}: "
-                              f"{failures['reason'][0]}); see {out / 'failures.csv'}; rerun to retry them, or "
+    lost = failures[failures["modality"] == "face"].reset_index(drop=True)
+    if len(lost) and not keep_going:
+        raise ExtractionError(f"{len(lost)} of {len(table)} answers failed (first: {lost['answer_id'][0]}: "
+                              f"{lost['reason'][0]}); see {out / 'failures.csv'}; rerun to retry them, or "
                               f"pass keep_going=True (--keep-going) to build the corpus without them")
     if not done:
         raise ExtractionError(f"every answer failed; see {out / 'failures.csv'}")
@@ -751,18 +815,30 @@ def extract(manifest, out, rate: float = 10.0, workers: int = 1, scheduler=None,
     meta = {
         "source": backend, "frame_rate": float(rate), "toolkit_version": __version__,
         "extractor": {**settings, "mediapipe_version": _version("mediapipe"), "opencv_version": _version("cv2")},
-        "answers": int(len(kept)), "failed": int(len(failures)),
+        "answers": int(len(kept)), "failed": int(len(lost)),
         "face_found_rate": {a: round(float(found.get(a, float("nan"))), 6) for a in kept["answer_id"]},
         "frames_recovered_by_crop": {a: int(recovered.get(a, 0)) for a in kept["answer_id"]},
         "face_found_rate_overall": round(float(frames["success"].mean()), 6) if len(frames) else None,
     }
+    audio_table = None
+    if audio:
+        voiced = [a for a in kept["answer_id"] if a in sound_done]
+        if voiced:
+            audio_table = pd.concat([pd.read_parquet(sound_done[a]) for a in voiced], ignore_index=True)
+        rate_of = audio_table.groupby("answer_id", sort=False)["voiced"].mean() if audio_table is not None else {}
+        meta.update({
+            "audio_fps": _audio.AUDIO_FPS, "audio_extractor": audio_info,
+            "audio_failed": int((failures["modality"] == "voice").sum()),
+            "voiced_rate": {a: round(float(rate_of[a]), 6) if a in rate_of else None for a in voiced},
+        })
     # corpus.json goes first and comes back last: a folder with a corpus.json is a complete corpus.
     (out / "corpus.json").unlink(missing_ok=True)
-    corpus.save(corpus.Corpus(kept, frames, meta), out)
+    corpus.save(corpus.Corpus(kept, frames, meta, audio=audio_table), out)
     return out
 
 
 def _check_settings(parts: Path, settings: dict) -> None:
+    """Refuse a parts folder made with other settings; record the settings in a new one."""
     file = parts / "_settings.json"
     if file.exists():
         previous = json.loads(file.read_text())

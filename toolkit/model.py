@@ -22,6 +22,17 @@ directions. On CPU this ran about 20 times faster than packed sequences (measure
 Frame pooling. With ``pool = k > 1`` the frames of an answer are averaged in windows of ``k``
 (over measured frames only) before the frame GRU; a window without a measured frame is masked.
 
+Face and voice. With ``voice_features`` set, the network reads two streams of each answer: the
+face's frames and the voice's audio frames (openSMILE descriptors, pooled in windows of
+``voice_pool``), each with its own frame GRU, attention and question contexts. The two answer
+vectors are fused per answer, by concatenation or by a *modality attention*: an attention layer
+over the two vectors, with a context learned per question, gives weights :math:`\beta_{face}`,
+:math:`\beta_{voice}` (summing to 1), and the fused vector is the concatenation
+:math:`2\,[\beta_{face} s_{face}, \beta_{voice} s_{voice}]`. The network can thus turn the voice
+up or down answer by answer and question by question without mixing the two streams' coordinates
+(a weighted sum would); with equal weights it is the plain concatenation. An answer without sound
+falls back on its face.
+
 How it is trained is :mod:`toolkit.training`; run folders are :mod:`toolkit.runs`.
 """
 from __future__ import annotations
@@ -34,7 +45,10 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["HireNetConfig", "HireNet", "Standardiser", "draw_architecture"]
+__all__ = ["HireNetConfig", "HireNet", "Standardiser", "draw_architecture", "FUSIONS"]
+
+#: Ways of fusing an answer's face and voice vectors.
+FUSIONS = ("attention", "concat")
 
 
 # --------------------------------------------------------------------------- configuration
@@ -63,6 +77,14 @@ class HireNetConfig:
     features : tuple of str or None
         Feature columns, in order; None: the canonical AUs of the corpus (``corpus.aus``) at
         training, or all of ``corpus.features`` when it has none.
+    voice_features : tuple of str or None
+        Columns of the voice stream (None: no voice stream; a single-stream network, which may
+        itself read the voice as its frames).
+    voice_pool : int
+        Audio frames averaged per window of the voice stream (0: windows as long as the face's,
+        ``pool`` frames at the corpus's frame rate, set from the corpus at training).
+    fusion : {"attention", "concat"}
+        How the face and voice vectors of an answer are fused (with a voice stream only).
     """
 
     hidden_size: int = 16
@@ -72,8 +94,17 @@ class HireNetConfig:
     pool: int = 5
     n_questions: int = 0
     features: tuple[str, ...] | None = None
+    voice_features: tuple[str, ...] | None = None
+    voice_pool: int = 0
+    fusion: str = "attention"
 
     def __post_init__(self):
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"HireNetConfig.fusion: one of {', '.join(FUSIONS)}, got {self.fusion!r}")
+        if self.voice_features is not None:
+            object.__setattr__(self, "voice_features", tuple(self.voice_features))
+        if int(self.voice_pool) != self.voice_pool or self.voice_pool < 0:
+            raise ValueError(f"HireNetConfig.voice_pool: a positive integer or 0 (auto), got {self.voice_pool!r}")
         for name in ("hidden_size", "attention_size", "pool"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
@@ -90,6 +121,7 @@ class HireNetConfig:
         """JSON-ready configuration."""
         d = dataclasses.asdict(self)
         d["features"] = list(self.features) if self.features is not None else None
+        d["voice_features"] = list(self.voice_features) if self.voice_features is not None else None
         return d
 
 
@@ -208,13 +240,32 @@ class HireNet(nn.Module):
         self.frame_attention = _Attention(2 * hidden, config.attention_size)
         self.question_context = nn.Embedding(config.n_questions, config.attention_size)
         nn.init.normal_(self.question_context.weight, std=0.5)
-        self.answer_gru = _BiGRU(2 * hidden, answer_hidden)
+        self.answer_gru = _BiGRU((4 if config.voice_features else 2) * hidden, answer_hidden)
         self.answer_attention = _Attention(2 * answer_hidden, config.attention_size)
         self.answer_context = nn.Parameter(torch.randn(config.attention_size) * 0.5)
         self.output = nn.Linear(2 * answer_hidden, 1)
         self.dropout = nn.Dropout(config.dropout)
         self.register_buffer("feature_mean", torch.zeros(n_features))
         self.register_buffer("feature_std", torch.ones(n_features))
+        self.voice_gru = None
+        if config.voice_features:
+            # made after the face's layers: a face-only network draws the same initial weights as before
+            n_voice = len(config.voice_features)
+            self.voice_gru = _BiGRU(n_voice, hidden)
+            self.voice_attention = _Attention(2 * hidden, config.attention_size)
+            self.voice_context = nn.Embedding(config.n_questions, config.attention_size)
+            nn.init.normal_(self.voice_context.weight, std=0.5)
+            if config.fusion == "attention":
+                self.modality_attention = _Attention(2 * hidden, config.attention_size)
+                self.modality_context = nn.Embedding(config.n_questions, config.attention_size)
+                nn.init.normal_(self.modality_context.weight, std=0.5)
+            self.register_buffer("voice_mean", torch.zeros(n_voice))
+            self.register_buffer("voice_std", torch.ones(n_voice))
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The streams the network reads: ``("frames",)`` or ``("frames", "voice")``."""
+        return ("frames", "voice") if self.voice_gru is not None else ("frames",)
 
     def encode_frames(self, x, lengths):
         """Frame states :math:`h_t` of the answer-level GRU, (answers, steps, 2 * hidden_size)."""
@@ -226,7 +277,7 @@ class HireNet(nn.Module):
         """Answer vectors :math:`s = \\sum_t a_t h_t` and frame attention from the frame states."""
         return self.frame_attention(h, self.question_context(questions), frame_mask)
 
-    def encode_answers(self, x, lengths, frame_mask, questions):
+    def encode_answers(self, x, lengths, frame_mask, questions, voice=None):
         """Answer vectors and frame attention.
 
         Parameters
@@ -239,13 +290,35 @@ class HireNet(nn.Module):
             Steps that may receive attention (real and measured).
         questions : Tensor (answers,)
             0-based question index of each answer.
+        voice : tuple of Tensor, optional
+            ``(x, lengths, mask)`` of the voice stream, the same answers in the same order
+            (needed when the network has a voice stream).
 
         Returns
         -------
-        vectors : Tensor (answers, 2 * hidden_size)
-        weights : Tensor (answers, steps), rows sum to 1 over ``frame_mask``
+        vectors : Tensor (answers, 2 * hidden_size), or 4 * hidden_size with a voice stream
+        weights : Tensor (answers, steps), rows sum to 1 over ``frame_mask``; with a voice stream a
+            dict: ``frames`` and ``voice`` (attention over each stream's windows) and ``modality``
+            (answers, 2): the weights of the face and voice vectors (1, 0 when the answer has no
+            sound; with concatenation, 0.5, 0.5 wherever both are present)
         """
-        return self.attend_frames(self.encode_frames(x, lengths), frame_mask, questions)
+        vectors, weights = self.attend_frames(self.encode_frames(x, lengths), frame_mask, questions)
+        if self.voice_gru is None:
+            return vectors, weights
+        if voice is None:
+            raise ValueError("this HireNet reads the face and the voice: pass voice=(x, lengths, mask)")
+        vx, v_lengths, v_mask = voice
+        vh = self.voice_gru(self.dropout(vx), v_lengths)
+        voice_vectors, voice_weights = self.voice_attention(vh, self.voice_context(questions), v_mask)
+        present = torch.stack([frame_mask.any(1), v_mask.any(1)], dim=1)
+        if self.config.fusion == "concat":
+            fused = torch.cat([vectors, voice_vectors], dim=1)
+            beta = present.to(vectors.dtype) / present.sum(1, keepdim=True).clamp(min=1)
+        else:
+            stacked = torch.stack([vectors, voice_vectors], dim=1)
+            _, beta = self.modality_attention(stacked, self.modality_context(questions), present)
+            fused = 2 * torch.cat([beta[:, :1] * vectors, beta[:, 1:] * voice_vectors], dim=1)
+        return fused, {"frames": weights, "voice": voice_weights, "modality": beta}
 
     def represent(self, vectors, answer_index):
         """The interview vector :math:`v` of each candidate (its representation) and the answer attention.
@@ -266,13 +339,13 @@ class HireNet(nn.Module):
         v, answer_weights = self.represent(vectors, answer_index)
         return self.output(v).squeeze(-1), answer_weights
 
-    def forward(self, x, lengths, frame_mask, questions, answer_index):
+    def forward(self, x, lengths, frame_mask, questions, answer_index, voice=None):
         """Logits of the label, frame attention and answer attention.
 
         ``answer_index`` (candidates, answers) gives, for each candidate in question order, the
-        rows of ``x`` holding its answers, then -1 for padding.
+        rows of ``x`` holding its answers, then -1 for padding. ``voice``: as in :meth:`encode_answers`.
         """
-        vectors, frame_weights = self.encode_answers(x, lengths, frame_mask, questions)
+        vectors, frame_weights = self.encode_answers(x, lengths, frame_mask, questions, voice)
         logits, answer_weights = self.decide(vectors, answer_index)
         return logits, frame_weights, answer_weights
 
@@ -284,6 +357,7 @@ class Standardiser:
     features: tuple[str, ...]
     mean: np.ndarray
     std: np.ndarray
+    voice: "Standardiser | None" = None
 
     def transform(self, X: np.ndarray, success: np.ndarray) -> np.ndarray:
         """Standardise ``X`` (frames, features); frames with ``success`` false become 0."""
@@ -291,7 +365,15 @@ class Standardiser:
         return np.where(np.asarray(success, bool)[:, None], Z, 0.0).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"features": list(self.features), "mean": self.mean.tolist(), "std": self.std.tolist()}
+        d = {"features": list(self.features), "mean": self.mean.tolist(), "std": self.std.tolist()}
+        if self.voice is not None:
+            d["voice"] = self.voice.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Standardiser":
+        voice = cls.from_dict(d["voice"]) if d.get("voice") else None
+        return cls(tuple(d["features"]), np.asarray(d["mean"]), np.asarray(d["std"]), voice)
 
 
 # --------------------------------------------------------------------------- figures

@@ -511,7 +511,7 @@ def impacts(run, corpus, moments: pd.DataFrame, steps: int = 16, occlusion: str 
 # --------------------------------------------------------------------------- planted truth
 
 #: The sign a key moment should have by the kind of planted moment it overlaps (simulated corpora).
-PLANTED_SIGN = {"anxiety": -1, "distractor": 0, "positive": 1}
+PLANTED_SIGN = {"anxiety": -1, "distractor": 0, "positive": 1, "hesitation": -1, "lively": 1}
 
 
 def planted_truth(table: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:

@@ -13,6 +13,13 @@ second run with the same corpus and options loads instead of recomputing.
 4. :func:`~toolkit.stages.hirability`, :func:`~toolkit.stages.tests`: ``results/*.csv``;
 5. :func:`~toolkit.stages.moments`: every key moment with its signed impact, ``moments.parquet``;
 6. with ``null > 0``, :func:`~toolkit.stages.controls`: ``results/controls*.csv``.
+
+With ``question="all"`` the slices cover every answer and each analysis runs per question (the
+tables gain a ``question`` column), and ``results/question_attention.csv`` gives the weight HireNet
+puts on each question beside the untrained network's. With ``modality="voice"`` the network reads
+the voice and everything runs on the audio frames; with ``"both"`` the face's analyses are written
+as usual and the voice's beside them with the suffix ``_voice`` (``slices_voice.parquet``,
+``results/attention_vs_random_voice.csv``, ...).
 """
 from __future__ import annotations
 
@@ -52,9 +59,14 @@ def write_run_file(run_dir, corpus, **options) -> Path:
     return _io.write_json(run_dir / "run.json", {"corpus": corpus_path, **options})
 
 
-def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: int = 0, folds: int = 5,
+def results(corpus, trained, question: int | str | None = 1, n_random: int = 4, seed: int = 0, folds: int = 5,
             repeats: int = 5, redraws: int = 199, progress: bool = False) -> dict[str, pd.DataFrame]:
     """The result tables of a trained run (``results/*.csv`` of the run folder), from the cached stages.
+
+    ``question``: the question whose answers are sliced (1, the poster's), None (every answer in
+    one analysis) or ``"all"``: each question in turn, the tables stacked with a ``question``
+    column (:func:`toolkit.questions.stack`). ``trained`` may also be an attention table (the
+    voice of a network reading both streams).
 
     Hirability: the AUC table and the paired tests use tuned models on attention slices and one
     random draw; the redraw test uses ``redraws`` random draws and the attention slices with fixed
@@ -67,8 +79,13 @@ def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: 
         corpora only), ``hirability_auc``, ``hirability_redraws`` (the AUC of every draw),
         ``permutation_tests``.
     """
-    from . import classify, stages
+    from . import classify, questions, stages
 
+    question = questions.parse(question)
+    if question == questions.ALL:
+        return questions.stack({q: results(corpus, trained, question=q, n_random=n_random, seed=seed, folds=folds,
+                                           repeats=repeats, redraws=redraws, progress=progress)
+                                for q in questions.questions_of(corpus)})
     sliced = stages.slices(corpus, trained, question=question, n_random=n_random, seed=seed)
     features = stages.slice_features(corpus, sliced)
     tables = {
@@ -77,7 +94,9 @@ def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: 
             n_splits=folds),
         "importances": stages.importances(features, folds=folds, seed=seed, progress=progress).table,
     }
-    if corpus.episodes is not None:
+    from .corpus import planted
+
+    if planted(corpus) is not None and len(planted(corpus)):
         tables["recovery"] = stages.recovery(corpus, sliced, seed=seed)
     hir = stages.hirability(corpus, trained, question=question, folds=folds, redraws=1, seed=seed,
                             progress=progress)
@@ -90,9 +109,10 @@ def results(corpus, trained, question: int | None = 1, n_random: int = 4, seed: 
 
 
 def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device: str = "auto", threads: int = 1,
-        question: int | None = 1, n_random: int = 4, repeats: int = 5, redraws: int = 199, null: int = 0,
+        question: int | str | None = 1, n_random: int = 4, repeats: int = 5, redraws: int = 199, null: int = 0,
         strict: bool = False, workers: int | None = None, seeds: int = 1, attribute: str | None = None,
-        adversary: float = 0.0, adversary_kind: str | None = None, progress: bool = True) -> PipelineResult:
+        adversary: float = 0.0, adversary_kind: str | None = None, modality: str = "face",
+        fusion: str = "attention", progress: bool = True) -> PipelineResult:
     """Train HireNet, extract slices, run every analysis and write the run folder.
 
     Parameters
@@ -103,8 +123,10 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
         The run folder (created if needed).
     folds, seed, epochs, device, threads, workers :
         Training (:func:`toolkit.stages.train`); ``folds`` and ``seed`` also for the analyses.
-    question : int or None
-        The question whose answers are sliced (the poster uses the first).
+    question : int, "all" or None
+        The question whose answers are sliced (the poster uses the first); ``"all"``: every
+        question in turn, each table with a ``question`` column, and the answer attention per
+        question (``results/question_attention.csv``).
     n_random : int
         Random slices per answer.
     repeats : int
@@ -112,7 +134,7 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
     redraws : int
         Random-slice draws of the hirability redraw null (fixed hyper-parameters, see :func:`results`).
     null : int
-        Replicates of each null reference (0: no null controls).
+        Replicates of each null reference (0: no null controls; the face only).
     seeds : int
         Trained networks compared with the null references (the run and ``seeds - 1`` more seeds).
     strict : bool
@@ -126,6 +148,11 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
     adversary_kind : {"direct", "indirect"}, optional
         Against ``attribute`` (direct, the default when it is given) or against recognising the
         candidate (indirect, needs no sensitive label).
+    modality : {"face", "voice", "both"}
+        What HireNet reads (``voice`` and ``both`` need the corpus's ``audio.parquet``). With
+        ``both`` the voice's slices and analyses are written beside the face's, suffixed ``_voice``.
+    fusion : {"attention", "concat"}
+        How a network reading both fuses an answer's face and voice (:class:`toolkit.model.HireNetConfig`).
     progress : bool
         Show progress bars.
 
@@ -133,10 +160,17 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
     -------
     PipelineResult
     """
-    from . import controls, corpus as corpus_mod, stages
+    from . import controls, corpus as corpus_mod, modalities, questions, stages
 
     if not isinstance(corpus, corpus_mod.Corpus):
         corpus = corpus_mod.load(corpus)
+    question = questions.parse(question)
+    streams = modalities.streams_of(modality)
+    if modality != "face":
+        corpus.modality("voice")  # a corpus without a voice fails before the training
+        if null:
+            raise ValueError("run: the null references (--null) are computed for face networks only so far; "
+                             "run them with --modality face")
     if attribute is not None:
         from .fairness import candidate_attribute
 
@@ -148,38 +182,58 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
 
     t = time.perf_counter()
     debiasing = {"adversary": adversary, "adversary_kind": adversary_kind, "attribute": attribute} if adversary else None
+    from .model import HireNetConfig
+
+    model = HireNetConfig(fusion=fusion) if fusion != "attention" else None
     trained = stages.train(corpus, folds=folds, seed=seed, epochs=epochs, device=device, threads=threads,
-                           strict=strict, workers=workers, options=debiasing, progress=progress)
+                           strict=strict, workers=workers, options=debiasing, modality=modality, model=model,
+                           progress=progress)
     trained.save(run_dir)
     seconds["train"] = time.perf_counter() - t
-    if len(trained.excluded):
+    if len(trained.excluded) and modality != "voice":
         corpus, _ = corpus_mod.exclude_untracked(corpus)
 
     t = time.perf_counter()
-    sliced = stages.slices(corpus, trained, question=question, n_random=n_random, seed=seed)
-    _io.write_parquet(run_dir / "slices.parquet", sliced.table)
-    _io.write_csv(run_dir / "slices_skipped.csv", sliced.skipped)
-    tables = results(corpus, trained, question=question, n_random=n_random, seed=seed, folds=folds, repeats=repeats,
-                     redraws=redraws, progress=progress)
+    tables: dict[str, pd.DataFrame] = {}
+    first = None
+    for stream in streams:
+        view, attention = modalities.stream_attention(trained, corpus, stream)
+        suffix = "" if stream == streams[0] else f"_{stream}"
+        sliced = stages.slices(view, attention, question=None if question == questions.ALL else question,
+                               n_random=n_random, seed=seed)
+        first = first or sliced
+        _io.write_parquet(run_dir / f"slices{suffix}.parquet", sliced.table)
+        _io.write_csv(run_dir / f"slices_skipped{suffix}.csv", sliced.skipped)
+        stream_tables = results(view, attention, question=question, n_random=n_random, seed=seed, folds=folds,
+                                repeats=repeats, redraws=redraws, progress=progress)
+        tables.update({f"{name}{suffix}": table for name, table in stream_tables.items()})
+    if question == questions.ALL:
+        untrained = stages.train(corpus, folds=folds, seed=seed, epochs=epochs, untrained=True, device=device,
+                                 modality=modality, model=model, progress=False)
+        tables["question_attention"] = questions.answer_attention({"trained": trained, "untrained": untrained},
+                                                                  corpus, seed=seed)
     seconds["analyses"] = time.perf_counter() - t
+    view = modalities.stream_attention(trained, corpus, streams[0])[0]
 
     if attribute is not None:
         t = time.perf_counter()
-        hir = stages.hirability(corpus, trained, question=question, folds=folds, redraws=1, seed=seed,
-                                progress=progress)  # the same call as in results(): loaded from the cache
-        tables["fairness"] = stages.fairness(corpus, trained, attribute, hirability=hir, seed=seed)
+        hir = stages.hirability(view, trained, question=question if question != questions.ALL else 1, folds=folds,
+                                redraws=1, seed=seed, progress=progress)  # as in results(): loaded from the cache
+        tables["fairness"] = stages.fairness(view, trained, attribute, hirability=hir, seed=seed)
         seconds["fairness"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    key_moments = stages.moments(corpus, trained, progress=progress)
-    _io.write_parquet(run_dir / "moments.parquet", key_moments)
-    seconds["moments"] = time.perf_counter() - t
+    if modality != "both":
+        t = time.perf_counter()
+        key_moments = stages.moments(view, trained, progress=progress)
+        _io.write_parquet(run_dir / "moments.parquet", key_moments)
+        seconds["moments"] = time.perf_counter() - t
 
     if null > 0:
         t = time.perf_counter()
         references = [r for r in controls.REFERENCES if r != "twin" or corpus.meta.get("source") == "simulated"]
         replicates = stages.controls(corpus, trained, replicates=null, references=tuple(references), seed=seed,
-                                     question=question, n_random=n_random, folds=folds, seeds=seeds,
+                                     question=1 if question == questions.ALL else question, n_random=n_random,
+                                     folds=folds, seeds=seeds,
                                      progress=progress)
         tables["controls_replicates"] = replicates
         tables["controls"] = controls.compare(replicates)
@@ -189,5 +243,6 @@ def run(corpus, run_dir, folds: int = 5, seed: int = 0, epochs: int = 8, device:
         _io.write_csv(results_dir / f"{name}.csv", table)
     write_run_file(run_dir, source, folds=folds, seed=seed, epochs=epochs, question=question, n_random=n_random,
                    repeats=repeats, redraws=redraws, null=null, seeds=seeds, attribute=attribute,
-                   adversary=adversary, adversary_kind=adversary_kind, seconds={k: round(v, 1) for k, v in seconds.items()})
-    return PipelineResult(run_dir, trained, sliced, tables, seconds)
+                   adversary=adversary, adversary_kind=adversary_kind, modality=modality, fusion=fusion,
+                   seconds={k: round(v, 1) for k, v in seconds.items()})
+    return PipelineResult(run_dir, trained, first, tables, seconds)

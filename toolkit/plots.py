@@ -21,6 +21,11 @@ COLORS = {
     "anxiety": OKABE_ITO["orange"],
     "positive": OKABE_ITO["green"],
     "distractor": "#999999",
+    "hesitation": OKABE_ITO["orange"],
+    "lively": OKABE_ITO["green"],
+    "face": OKABE_ITO["vermillion"],
+    "voice": OKABE_ITO["blue"],
+    "both": OKABE_ITO["green"],
     "invited": OKABE_ITO["blue"],
     "not invited": OKABE_ITO["orange"],
 }

@@ -1,7 +1,9 @@
 """Run folders (DESIGN section 3): what a training writes, and reading it back.
 
-A run folder holds ``config.json``, ``predictions.parquet``, ``attention.parquet``, ``history.csv``,
-``results/training.csv``, ``excluded.csv`` and ``checkpoints/foldK.pt`` (a ``state_dict``, read
+A run folder holds ``config.json``, ``predictions.parquet``, ``attention.parquet``,
+``answer_attention.parquet`` (each answer's weight in its interview, and for a network reading
+face and voice the weights of the two streams), ``voice_attention.parquet`` (such a network's
+attention over the audio frames), ``history.csv``, ``results/training.csv``, ``excluded.csv`` and ``checkpoints/foldK.pt`` (a ``state_dict``, read
 with ``weights_only=True``) with ``checkpoints/foldK.json`` (its configuration and standardiser).
 Every file is written atomically. :func:`train` trains (:func:`toolkit.training.fit`) and writes a
 run folder; the cached stage :func:`toolkit.stages.train` is what the pipeline, the chapters and
@@ -14,7 +16,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -47,6 +48,10 @@ class Run:
         ``model, metric, value, ci_low, ci_high`` (``results/training.csv``).
     excluded : DataFrame
         ``candidate_id, answer_id, reason``: what was left out (``excluded.csv``).
+    answer_attention : DataFrame or None
+        ``answer_id, question, weight`` (and ``face``, ``voice``), out-of-fold.
+    voice_attention : DataFrame or None
+        ``answer_id, time_s, weight`` over the audio frames (a network reading face and voice).
     """
 
     path: Path
@@ -57,10 +62,17 @@ class Run:
     metrics: pd.DataFrame
     excluded: pd.DataFrame = dataclasses.field(default_factory=_no_exclusions)
     _key: str | None = dataclasses.field(default=None, repr=False, compare=False)
+    answer_attention: pd.DataFrame | None = None
+    voice_attention: pd.DataFrame | None = None
 
     #: The files of a run folder (checkpoints aside).
     FILES = ("config.json", "predictions.parquet", "attention.parquet", "history.csv", "results/training.csv",
-             "excluded.csv")
+             "excluded.csv", "answer_attention.parquet", "voice_attention.parquet")
+
+    @property
+    def modality(self) -> str:
+        """What the network read: ``face``, ``voice`` or ``both``."""
+        return self.config.get("train", {}).get("modality", "face")
 
     @property
     def fingerprint(self) -> str:
@@ -117,11 +129,17 @@ def write(fitted, run_dir, excluded: pd.DataFrame | None = None) -> Run:
     excluded = _no_exclusions() if excluded is None else excluded
     _io.write_parquet(run_dir / "predictions.parquet", fitted.predictions)
     _io.write_parquet(run_dir / "attention.parquet", fitted.attention)
+    for name, table in (("answer_attention", fitted.answer_attention), ("voice_attention", fitted.voice_attention)):
+        if table is not None:
+            _io.write_parquet(run_dir / f"{name}.parquet", table)
+        else:
+            (run_dir / f"{name}.parquet").unlink(missing_ok=True)
     _io.write_csv(run_dir / "history.csv", fitted.history)
     _io.write_csv(run_dir / "results" / "training.csv", fitted.metrics)
     _io.write_csv(run_dir / "excluded.csv", excluded)
     _io.write_json(run_dir / "config.json", fitted.config)
-    return Run(run_dir, fitted.config, fitted.predictions, fitted.attention, fitted.history, fitted.metrics, excluded)
+    return Run(run_dir, fitted.config, fitted.predictions, fitted.attention, fitted.history, fitted.metrics, excluded,
+               answer_attention=fitted.answer_attention, voice_attention=fitted.voice_attention)
 
 
 def train(corpus, run_dir, config=None, model_config: HireNetConfig | None = None, progress: bool = True,
@@ -162,7 +180,13 @@ def load_run(run_dir) -> Run:
         metrics=pd.read_csv(run_dir / "results" / "training.csv"),
         excluded=excluded,
         _key=cache.stored_key(run_dir),
+        answer_attention=_optional_parquet(run_dir / "answer_attention.parquet"),
+        voice_attention=_optional_parquet(run_dir / "voice_attention.parquet"),
     )
+
+
+def _optional_parquet(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.exists() else None
 
 
 def load_model(run_dir, fold: int, device: str = "cpu") -> tuple[HireNet, Standardiser]:
@@ -183,8 +207,7 @@ def load_model(run_dir, fold: int, device: str = "cpu") -> tuple[HireNet, Standa
     model = HireNet(model_config)
     model.load_state_dict(torch.load(weights_path, map_location=device, weights_only=True))
     model.to(device).eval()
-    s = meta["standardiser"]
-    return model, Standardiser(tuple(s["features"]), np.asarray(s["mean"]), np.asarray(s["std"]))
+    return model, Standardiser.from_dict(meta["standardiser"])
 
 
 def representations(run, corpus) -> pd.DataFrame:
@@ -204,16 +227,14 @@ def representations(run, corpus) -> pd.DataFrame:
     parts = []
     for k in sorted(fold_of.unique()):
         model, standardiser = load_model(run.path, int(k))
-        cfg = model.config
         mine = list(fold_of.index[fold_of == k])
-        data = training._prepare(corpus.subset(candidate_ids=mine), cfg.features, cfg.pool, cfg.n_questions)
+        data = training.prepare_for(model, corpus.subset(candidate_ids=mine))
         usable = [c for c in range(len(data.candidate_ids)) if len(data.answers_of[c])]
         for start in range(0, len(usable), 64):
             group = usable[start:start + 64]
             batch = training._collate(data, group, standardiser, "cpu")
             with torch.no_grad():
-                vectors, _ = model.encode_answers(batch["x"], batch["lengths"], batch["frame_mask"],
-                                                  batch["questions"])
+                vectors, _ = training._encode(model, batch)
                 v, _ = model.represent(vectors, batch["answer_index"])
             parts.append(pd.DataFrame(v.double().numpy(), index=pd.Index(data.candidate_ids[group].astype(str),
                                                                           name="candidate_id"),

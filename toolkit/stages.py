@@ -77,7 +77,7 @@ def simulate(preset: str = "book", seed: int = 0, progress: bool = False, out=No
 @stage("train", uses=("training", "runs", "corpus"), ignore=("progress", "threads", "workers"), folder_arg="out")
 def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 8, untrained: bool = False, device: str = "auto",
           threads: int = 1, model=None, options: dict | None = None, strict: bool = False, workers: int | None = None,
-          progress: bool = True, out=None):
+          modality: str = "face", progress: bool = True, out=None):
     """HireNet with cross-validation grouped by position: out-of-fold predictions and attention.
 
     Candidates without any tracked frame (and answers without one) are left out and listed in the
@@ -106,6 +106,11 @@ def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 8, untrained: boo
     workers : int, optional
         Processes training folds side by side (default: one per core for corpora of 200,000 frames or
         more); not part of the cache key, since every fold is seeded by its number.
+    modality : {"face", "voice", "both"}
+        What the network reads (:class:`toolkit.training.TrainConfig`); ``voice`` and ``both``
+        need the corpus's ``audio.parquet``. A voice network's attention is over the audio frames:
+        slice it on ``corpus.modality("voice")``; a network reading both also gives
+        ``run.voice_attention``.
     progress : bool
 
     Returns
@@ -114,9 +119,11 @@ def train(corpus, folds: int = 5, seed: int = 0, epochs: int = 8, untrained: boo
     """
     from . import corpus as corpus_mod, runs, training
 
-    usable, excluded = corpus_mod.exclude_untracked(corpus, strict=strict)
+    options = dict(options or {})
+    modality = options.pop("modality", modality)  # a run's own options (cross-fitting) carry its modality
+    usable, excluded = corpus_mod.exclude_untracked(training.stream(corpus, modality), strict=strict)
     config = training.TrainConfig(folds=folds, seed=seed, epochs=epochs, untrained=untrained, device=device,
-                                 num_threads=threads, **(options or {}))
+                                 num_threads=threads, modality=modality, **options)
     return runs.train(usable, out, config=config, model_config=model, progress=progress, excluded=excluded,
                       workers=workers)
 
@@ -236,11 +243,12 @@ def importances(features, folds: int = 5, seed: int = 0, max_per_fold: int = 400
 @stage("recovery", uses=("recovery", "simulate"))
 def recovery(corpus, slices, n_boot: int = 1000, seed: int = 0):
     """Overlap of slices with the planted moments of a simulated corpus (needs ``episodes.csv``)."""
-    from . import recovery as recovery_mod, simulate as sim
+    from . import corpus as corpus_mod, recovery as recovery_mod, simulate as sim
 
-    if corpus.episodes is None:
-        raise ValueError("recovery needs a simulated corpus with episodes.csv")
-    episodes = corpus.episodes.assign(linked=corpus.episodes["kind"].isin(sim.LINKED_KINDS))
+    episodes = corpus_mod.planted(corpus)  # the episodes of the corpus's stream (face, or the voice)
+    if episodes is None or not len(episodes):
+        raise ValueError("recovery needs a simulated corpus with episodes.csv (with planted moments of this stream)")
+    episodes = episodes.assign(linked=episodes["kind"].isin(sim.LINKED_KINDS + sim.VOICE_LINKED_KINDS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return recovery_mod.recovery(slices, episodes, corpus, n_boot=n_boot, seed=seed)

@@ -38,6 +38,8 @@ from .models import logistic_baseline
 __all__ = ["TrainConfig", "Fitted", "fit", "attention_weights"]
 
 _METRICS = ("auc", "f1_invited", "f1_not_invited", "f1_macro")
+#: What a network can read: the face, the voice, or both.
+MODALITIES = ("face", "voice", "both")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ class TrainConfig:
     attribute : str or None
         The manifest column of a sensitive attribute, one value per candidate (the direct
         adversary's target; not used otherwise).
+    modality : {"face", "voice", "both"}
+        What the network reads: the face's frames, the voice's audio frames (``audio.parquet``,
+        through :meth:`toolkit.corpus.Corpus.modality`), or both, each with its own frame GRU and
+        attention, fused per answer (:class:`toolkit.model.HireNetConfig` ``fusion``).
     """
 
     folds: int = 5
@@ -104,8 +110,11 @@ class TrainConfig:
     adversary: float = 0.0
     adversary_kind: str | None = None
     attribute: str | None = None
+    modality: str = "face"
 
     def __post_init__(self):
+        if self.modality not in MODALITIES:
+            raise ValueError(f"TrainConfig.modality: one of {', '.join(MODALITIES)}, got {self.modality!r}")
         if not (isinstance(self.adversary, (int, float)) and np.isfinite(self.adversary) and self.adversary >= 0):
             raise ValueError(f"TrainConfig.adversary: a strength >= 0 (0: off), got {self.adversary!r}")
         if self.adversary_kind not in (None, "direct", "indirect"):
@@ -165,6 +174,7 @@ class _Data:
     all_answers_of: list[np.ndarray]   # every answer of each candidate (manifest order)
     n_questions: int
     attribute: np.ndarray | None = None  # code of each candidate's sensitive attribute (direct adversary)
+    voice: "_Data | None" = None         # the voice stream of the same answers (a network with two streams)
 
 
 def _pool(X: np.ndarray, success: np.ndarray, k: int):
@@ -256,15 +266,39 @@ def _collate(data: _Data, candidates, standardiser: Standardiser, device) -> dic
         index[row, :n] = np.arange(start, start + n)
         start += n
     as_tensor = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
-    return {
+    batch = {
         "x": as_tensor(x), "lengths": torch.from_numpy(lengths).to(device), "frame_mask": as_tensor(mask),
         "questions": as_tensor(data.question[answers]), "answer_index": as_tensor(index),
         "labels": as_tensor(data.labels[list(candidates)].astype(np.float32)), "answers": answers,
     }
+    if data.voice is not None:
+        vx, v_lengths, v_mask = _collate_stream(data.voice, answers, standardiser.voice)
+        batch["voice"] = (as_tensor(vx), torch.from_numpy(v_lengths).to(device), as_tensor(v_mask))
+    return batch
+
+
+def _collate_stream(data: _Data, answers: list, standardiser: Standardiser):
+    """The padded windows of a second stream for the given answers (an answer without any: one masked step)."""
+    lengths = np.array([max(len(data.windows[a]), 1) for a in answers], np.int64)
+    x = np.zeros((len(answers), int(lengths.max()), len(data.features)), np.float32)
+    mask = np.zeros(x.shape[:2], bool)
+    mean, std = standardiser.mean.astype(np.float32), standardiser.std.astype(np.float32)
+    for i, a in enumerate(answers):
+        ok = data.counts[a] > 0
+        x[i, :len(ok)] = np.where(ok[:, None], (data.windows[a] - mean) / std, 0.0)
+        mask[i, :len(ok)] = ok
+    return x, lengths, mask
+
+
+def _encode(model: HireNet, batch: dict):
+    """Answer vectors and frame attention of a batch (both streams when the network has two)."""
+    return model.encode_answers(batch["x"], batch["lengths"], batch["frame_mask"], batch["questions"],
+                                batch.get("voice"))
 
 
 def _forward(model: HireNet, batch: dict):
-    return model(batch["x"], batch["lengths"], batch["frame_mask"], batch["questions"], batch["answer_index"])
+    return model(batch["x"], batch["lengths"], batch["frame_mask"], batch["questions"], batch["answer_index"],
+                 batch.get("voice"))
 
 
 def _batches(data: _Data, candidates: np.ndarray, batch_size: int, rng=None) -> list[np.ndarray]:
@@ -298,19 +332,35 @@ def _frame_weights(data: _Data, answer: int, window_weights: np.ndarray | None) 
 @torch.no_grad()
 def _predict(model: HireNet, data: _Data, candidates: np.ndarray, standardiser, device, batch_size: int,
              want_attention: bool = False):
+    """Scores of ``candidates``; with ``want_attention`` also, per answer, its window attention.
+
+    The attention is a dict: ``frames`` (answer -> window weights), ``answers`` (answer -> its
+    weight in the candidate's interview) and, for a network with a voice stream, ``voice`` and
+    ``modality`` (answer -> the face and voice weights).
+    """
     model.eval()
     scores = np.zeros(len(candidates))
     position = {c: i for i, c in enumerate(candidates)}
-    attention: dict[int, np.ndarray] = {}
+    attention: dict[str, dict] = {"frames": {}, "answers": {}}
+    if data.voice is not None:
+        attention.update(voice={}, modality={})
     for batch_c in _batches(data, np.asarray(candidates), batch_size):
         batch = _collate(data, batch_c, standardiser, device)
-        logits, frame_w, _ = _forward(model, batch)
+        logits, frame_w, answer_w = _forward(model, batch)
         for c, s in zip(batch_c, torch.sigmoid(logits).double().cpu().numpy()):
             scores[position[c]] = s
         if want_attention:
-            fw = frame_w.double().cpu().numpy()
-            for row, a in enumerate(batch["answers"]):
-                attention[a] = fw[row]
+            streams = frame_w if isinstance(frame_w, dict) else {"frames": frame_w}
+            for name, weights in streams.items():
+                w = weights.double().cpu().numpy()
+                for row, a in enumerate(batch["answers"]):
+                    attention[name][a] = w[row]
+            aw = answer_w.double().cpu().numpy()
+            index = batch["answer_index"].cpu().numpy()
+            for row in range(len(batch_c)):
+                for j, r in enumerate(index[row]):
+                    if r >= 0:
+                        attention["answers"][batch["answers"][r]] = aw[row, j]
     return scores, attention
 
 
@@ -484,7 +534,7 @@ def _train_epoch(model, data, candidates, standardiser, optimizer, loss_fn, conf
             loss = loss_fn(logits, batch["labels"])
         else:
             adversary.train()
-            vectors, _ = model.encode_answers(batch["x"], batch["lengths"], batch["frame_mask"], batch["questions"])
+            vectors, _ = _encode(model, batch)
             v, _ = model.represent(vectors, batch["answer_index"])
             logits = model.output(v).squeeze(-1)
             attribute = data.attribute[batch_c] if data.attribute is not None else None
@@ -503,10 +553,15 @@ def _train_fold(data, fold, train_c, val_c, model_config, config, device, progre
     from tqdm import tqdm
 
     standardiser = _fit_standardiser(data, np.r_[train_c, val_c])
+    if data.voice is not None:
+        standardiser.voice = _fit_standardiser(data.voice, np.r_[train_c, val_c])
     torch.manual_seed(config.seed * 1000 + fold)
     model = HireNet(model_config)
     model.feature_mean.copy_(torch.from_numpy(standardiser.mean))
     model.feature_std.copy_(torch.from_numpy(standardiser.std))
+    if standardiser.voice is not None:
+        model.voice_mean.copy_(torch.from_numpy(standardiser.voice.mean))
+        model.voice_std.copy_(torch.from_numpy(standardiser.voice.std))
     model.to(device)
     history = []
     if config.untrained:
@@ -588,6 +643,12 @@ class Fitted:
     folds : list of dict
         Per fold: ``fold``, ``model`` (configuration), ``standardiser``, ``best_epoch``,
         ``test_candidates`` and ``state_dict`` (CPU tensors).
+    answer_attention : DataFrame or None
+        ``answer_id, question, weight`` (out-of-fold): each answer's weight in its candidate's
+        interview; for a network reading face and voice also ``face`` and ``voice``, the weights
+        of the two streams in the answer's vector.
+    voice_attention : DataFrame or None
+        ``answer_id, time_s, weight`` over the audio frames (a network reading face and voice).
     """
 
     config: dict
@@ -596,6 +657,8 @@ class Fitted:
     history: pd.DataFrame
     metrics: pd.DataFrame
     folds: list = field(default_factory=list)
+    answer_attention: pd.DataFrame | None = None
+    voice_attention: pd.DataFrame | None = None
 
 
 _POOL: dict = {}  # workers -> the kept ProcessPoolExecutor
@@ -715,6 +778,21 @@ def fit(corpus, config: TrainConfig | None = None, model_config: HireNetConfig |
 
     config = config or TrainConfig()
     model_config = model_config or HireNetConfig()
+    voice = None
+    if config.modality != "face":
+        voice = corpus.modality("voice")
+        pool = model_config.voice_pool or voice_pool(corpus, model_config.pool)
+        if config.modality == "voice":
+            corpus, voice = voice, None
+            # the pool is recorded as voice_pool too, so that a training again from the run's
+            # configuration (cross-fitting) keeps it instead of scaling it a second time
+            model_config = dataclasses.replace(model_config, pool=pool, voice_pool=pool, voice_features=None)
+        else:
+            model_config = dataclasses.replace(model_config, voice_pool=pool, voice_features=tuple(
+                model_config.voice_features or voice.features))
+    elif model_config.voice_features:
+        raise ValueError("HireNetConfig.voice_features is set but TrainConfig.modality is 'face': "
+                         "train with modality='both' to read the voice too")
     # Canonical AUs only by default: tracker extras (confidence, pose_Tx in mm, frame counters)
     # would let the model read the recording instead of the face, or time itself.
     features = model_config.features or tuple(corpus.aus or corpus.features)
@@ -726,6 +804,8 @@ def fit(corpus, config: TrainConfig | None = None, model_config: HireNetConfig |
     model_config = dataclasses.replace(model_config, features=tuple(features), n_questions=n_questions)
 
     data = _prepare(corpus, model_config.features, model_config.pool, model_config.n_questions)
+    if voice is not None:
+        data.voice = _prepare(voice, model_config.voice_features, model_config.voice_pool, model_config.n_questions)
     _check(corpus, data, config)
     if config.adversary and _adversary_kind(config) == "direct":
         from .fairness import candidate_attribute
@@ -756,14 +836,15 @@ def fit(corpus, config: TrainConfig | None = None, model_config: HireNetConfig |
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     scores = np.full(len(data.labels), np.nan)
-    attention: dict[int, np.ndarray] = {}
+    attention: dict[str, dict] = {}
     history: list[dict] = []
     per_fold: list[dict] = []
     fold_models: list[dict] = []
     for k, (test_c, s, att, rows, record) in enumerate(done):
         history += rows
         scores[test_c] = s
-        attention.update(att)
+        for name, part in att.items():
+            attention.setdefault(name, {}).update(part)
         per_fold.append(_fold_metrics(data.labels[test_c], s))
         fold_models.append(record)
     seconds = time.perf_counter() - start
@@ -772,18 +853,9 @@ def fit(corpus, config: TrainConfig | None = None, model_config: HireNetConfig |
         "candidate_id": pd.array(data.candidate_ids.astype(str), dtype="string"),
         "fold": folds.astype(np.int64), "label": data.labels, "score": scores,
     })
-    att_parts = []
-    for a, answer_id in enumerate(data.answer_ids):
-        n = len(data.times[a])
-        if n == 0:
-            continue
-        att_parts.append((answer_id, data.times[a], _frame_weights(data, a, attention.get(a))))
-    attention_table = pd.DataFrame({
-        "answer_id": pd.array(np.repeat([p[0] for p in att_parts], [len(p[1]) for p in att_parts]),
-                              dtype="string"),
-        "time_s": np.concatenate([p[1] for p in att_parts]) if att_parts else np.zeros(0),
-        "weight": np.concatenate([p[2] for p in att_parts]) if att_parts else np.zeros(0),
-    })
+    attention_table = _attention_table(data, attention["frames"])
+    voice_table = _attention_table(data.voice, attention["voice"]) if data.voice is not None else None
+    answer_table = _answer_table(data, attention)
     history_table = pd.DataFrame(history, columns=["fold", "epoch", "train_loss", "val_loss", "val_auc", "seconds",
                                                    "best"])
     _, majority, logistic = _baselines(data, folds, config.seed)
@@ -796,7 +868,69 @@ def fit(corpus, config: TrainConfig | None = None, model_config: HireNetConfig |
         "training_seconds": round(seconds, 2), "toolkit_version": __version__,
         "torch_version": torch.__version__,
     }
-    return Fitted(run_config, predictions, attention_table, history_table, metrics, fold_models)
+    return Fitted(run_config, predictions, attention_table, history_table, metrics, fold_models, answer_table,
+                  voice_table)
+
+
+def voice_pool(corpus, pool: int) -> int:
+    """Audio frames per window of the voice stream so that its windows last as long as the face's."""
+    frame_rate, audio_rate = float(corpus.meta.get("face_frame_rate", corpus.frame_rate)), corpus.audio_rate
+    if not (np.isfinite(frame_rate) and np.isfinite(audio_rate)):
+        return int(pool)
+    return max(1, int(round(pool * audio_rate / frame_rate)))
+
+
+def _attention_table(data: _Data, window_weights: dict) -> pd.DataFrame:
+    """``answer_id, time_s, weight``: window attention spread back onto each answer's frames."""
+    parts = []
+    for a, answer_id in enumerate(data.answer_ids):
+        if len(data.times[a]):
+            parts.append((answer_id, data.times[a], _frame_weights(data, a, window_weights.get(a))))
+    return pd.DataFrame({
+        "answer_id": pd.array(np.repeat([p[0] for p in parts], [len(p[1]) for p in parts]), dtype="string"),
+        "time_s": np.concatenate([p[1] for p in parts]) if parts else np.zeros(0),
+        "weight": np.concatenate([p[2] for p in parts]) if parts else np.zeros(0),
+    })
+
+
+def _answer_table(data: _Data, attention: dict) -> pd.DataFrame:
+    """``answer_id, question, weight`` (and ``face``, ``voice``) of the answers the network read."""
+    answers = sorted(attention["answers"])
+    table = pd.DataFrame({
+        "answer_id": pd.array([data.answer_ids[a] for a in answers], dtype="string"),
+        "question": (data.question[answers] + 1).astype(np.int64),
+        "weight": np.array([attention["answers"][a] for a in answers], np.float64),
+    })
+    if "modality" in attention:
+        beta = np.array([attention["modality"][a] for a in answers], np.float64).reshape(-1, 2)
+        table["face"], table["voice"] = beta[:, 0], beta[:, 1]
+    return table
+
+
+def standardiser_of(model: HireNet) -> Standardiser:
+    """The standardisation a model carries in its buffers (both streams')."""
+    cfg = model.config
+    as_array = lambda t: t.double().cpu().numpy()  # noqa: E731
+    voice = None
+    if model.voice_gru is not None:
+        voice = Standardiser(cfg.voice_features, as_array(model.voice_mean), as_array(model.voice_std))
+    return Standardiser(cfg.features, as_array(model.feature_mean), as_array(model.feature_std), voice)
+
+
+def stream(corpus, modality: str):
+    """The corpus a network of ``modality`` reads as its frames: the voice for ``"voice"``, else the corpus."""
+    return corpus.modality("voice") if modality == "voice" and corpus.meta.get("modality") != "voice" else corpus
+
+
+def prepare_for(model: HireNet, corpus) -> _Data:
+    """``corpus`` prepared for ``model``: its frames (and its voice, for a network with two streams)."""
+    cfg = model.config
+    if cfg.features and cfg.features[0] not in corpus.frames.columns and corpus.audio is not None:
+        corpus = corpus.modality("voice")  # a network trained on the voice alone
+    data = _prepare(corpus, cfg.features, cfg.pool, cfg.n_questions)
+    if model.voice_gru is not None:
+        data.voice = _prepare(corpus.modality("voice"), cfg.voice_features, cfg.voice_pool, cfg.n_questions)
+    return data
 
 
 def attention_weights(model: HireNet, corpus, answer_ids, standardiser: Standardiser | None = None,
@@ -824,11 +958,9 @@ def attention_weights(model: HireNet, corpus, answer_ids, standardiser: Standard
     if unknown:
         raise KeyError(f"answer_id(s) {unknown[:5]} are not in the corpus manifest")
     sub = corpus.subset(answer_ids=answer_ids)
-    cfg = model.config
     if standardiser is None:
-        standardiser = Standardiser(cfg.features, model.feature_mean.double().cpu().numpy(),
-                                    model.feature_std.double().cpu().numpy())
-    data = _prepare(sub, cfg.features, cfg.pool, cfg.n_questions)
+        standardiser = standardiser_of(model)
+    data = prepare_for(model, sub)
     device = next(model.parameters()).device
     model.eval()
     usable = [a for a in range(len(data.answer_ids)) if data.n_success[a] > 0]
@@ -839,7 +971,8 @@ def attention_weights(model: HireNet, corpus, answer_ids, standardiser: Standard
             fake = dataclasses.replace(data, answers_of=[np.array([a]) for a in chunk],
                                        labels=np.zeros(len(chunk), np.int64))
             batch = _collate(fake, np.arange(len(chunk)), standardiser, device)
-            _, w = model.encode_answers(batch["x"], batch["lengths"], batch["frame_mask"], batch["questions"])
+            _, w = _encode(model, batch)
+            w = w["frames"] if isinstance(w, dict) else w
             for row, a in enumerate(chunk):
                 weights[a] = w[row].double().cpu().numpy()
     parts = [(data.answer_ids[a], data.times[a], _frame_weights(data, a, weights.get(a)))
