@@ -8,6 +8,8 @@ For each corpus it gives
 
 - the out-of-fold AUC of every network with a 95 % bootstrap interval over positions
   (:func:`toolkit.modalities.ablation`; conditional on the trained networks);
+- a late fusion of the face and voice networks (the sum of their logits, :func:`toolkit.modalities.late_fusion`,
+  nothing fitted), the baseline a network fusing inside should reach;
 - the paired test of each fused network against the better single modality on the same candidates
   (:func:`toolkit.modalities.fused_vs_single`: difference with a paired bootstrap interval over
   positions, one-sided paired permutation p);
@@ -17,7 +19,8 @@ For each corpus it gives
   voice network, the voice attention of the network reading both, and the two null references that
   need a training: the untrained voice network and a voice network trained on labels permuted within
   positions (seed 1);
-- the training time of each network on this machine (2 worker processes over folds).
+- the training time of each network on this machine (``training_seconds`` of the run's config: 2 worker
+  processes over folds; a run loaded from the stage cache keeps the time of its training).
 
 Usage: python benchmarks/bench_modalities.py [--seeds 0 1 2]
 Writes benchmarks/results/modalities.md and modalities.csv.
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +46,9 @@ NETWORKS = {"face": ("face", "attention"), "voice": ("voice", "attention"),
 
 def _train(corpus, modality, fusion, **kw):
     model = tk.model.HireNetConfig(fusion=fusion) if fusion != "attention" else None
-    t = time.perf_counter()
     run = tk.stages.train(corpus, modality=modality, model=model, progress=False, **kw)
-    return run, time.perf_counter() - t
+    # the time the training took when it ran (a run loaded from the stage cache keeps it in its config)
+    return run, float(run.config["training_seconds"])
 
 
 def main(argv=None) -> int:
@@ -60,12 +62,13 @@ def main(argv=None) -> int:
         for name, (modality, fusion) in NETWORKS.items():
             networks[name], seconds[name] = _train(corpus, modality, fusion)
             print(f"seed {seed}: {name} trained in {seconds[name]:.0f} s", flush=True)
+        networks["late fusion (face + voice logits)"] = tk.modalities.late_fusion(networks["face"], networks["voice"])
         table = tk.modalities.ablation(networks, corpus).assign(seed=seed)
-        table["train_s"] = table["network"].map(seconds)
+        table["train_s"] = table["network"].map(seconds).fillna(0.0)
         ablation_rows.append(table)
         auc = table.set_index("network")["auc"]
         better = "face" if auc["face"] >= auc["voice"] else "voice"
-        for name in ("both, modality attention", "both, concatenation"):
+        for name in ("both, modality attention", "both, concatenation", "late fusion (face + voice logits)"):
             t = tk.modalities.fused_vs_single(networks[name], {better: networks[better]}, corpus)
             test_rows.append(t.assign(seed=seed, network=name))
         references = {"voice network": networks["voice"],

@@ -269,3 +269,35 @@ def test_run_on_every_question_and_both_streams(tmp_path, monkeypatch):
     assert voice_slices["answer_id"].nunique() == voiced.manifest["answer_id"].nunique()
     assert not (run / "moments.parquet").exists()  # key moments: single-stream networks only
     assert set(result.tables) >= {"attention_vs_random", "attention_vs_random_voice", "question_attention"}
+
+
+def test_the_slices_command_cuts_a_voice_run_on_the_audio_frames(voiced, trained, tmp_path):
+    from toolkit import cli
+
+    run_dir = trained["voice"].save(tmp_path / "voice-run")
+    assert cli.slices([str(run_dir), "--corpus", str(voiced.path), "--quiet"]) == 0
+    table = pd.read_parquet(run_dir / "slices.parquet")
+    direct = stages.slices(voiced.modality("voice"), trained["voice"]).table
+    pd.testing.assert_frame_equal(table.reset_index(drop=True), direct.reset_index(drop=True), check_dtype=False)
+
+
+def test_the_feedback_view_says_why_a_network_on_both_has_none(trained, tmp_path):
+    from toolkit import report
+
+    run_dir = trained["both"].save(tmp_path / "both-run")
+    (run_dir / "run.json").write_text(json.dumps({"corpus": None, "modality": "both"}))
+    with pytest.raises(ValueError, match="has no key moments yet"):
+        report.candidate_figure(run_dir, "c0")
+
+
+def test_late_fusion_adds_the_logits_of_two_networks(voiced, trained):
+    fused = modalities.late_fusion(trained["face"], trained["voice"])
+    f, v = trained["face"].predictions, trained["voice"].predictions
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    np.testing.assert_allclose(logit(fused.predictions["score"].to_numpy()),
+                               logit(f["score"].to_numpy()) + logit(v["score"].to_numpy()), rtol=1e-6)
+    table = modalities.ablation({"late": fused}, voiced, n_boot=20)
+    assert table["modality"].tolist() == ["both"]
+    other = trained["face"].predictions.assign(fold=lambda p: (p["fold"] + 1) % 2)
+    with pytest.raises(ValueError, match="same candidates in the same folds"):
+        modalities.late_fusion(modalities.LateFusion(other), trained["voice"])

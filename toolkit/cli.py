@@ -113,6 +113,14 @@ def _run_corpus(run_dir: Path, corpus_arg):
     return corpus_mod.load(corpus_arg)
 
 
+def _first_stream(trained, corpus):
+    """The corpus and attention of a run's first stream: the face, or the voice of a voice network
+    (``run`` writes the voice of a network reading both beside the face)."""
+    from .modalities import stream_attention, streams_of
+
+    return stream_attention(trained, corpus, streams_of(trained.modality)[0])
+
+
 # --------------------------------------------------------------------------- commands
 
 def simulate(argv) -> int:
@@ -282,7 +290,7 @@ def slices(argv) -> int:
     _flags(parser)
     args = parser.parse_args(argv)
     trained = runs.load_run(args.run)
-    corpus = _run_corpus(args.run, args.corpus)
+    corpus, trained = _first_stream(trained, _run_corpus(args.run, args.corpus))
     result = stages.slices(corpus, trained, question=args.question, n_random=args.n_random, seed=args.seed,
                            no_overlap=args.no_overlap)
     _io.write_parquet(args.run / "slices.parquet", result.table)
@@ -305,7 +313,7 @@ def analyze(argv) -> int:
     _flags(parser)
     args = parser.parse_args(argv)
     trained = runs.load_run(args.run)
-    corpus = _run_corpus(args.run, args.corpus)
+    corpus, trained = _first_stream(trained, _run_corpus(args.run, args.corpus))
     tables = pipeline.results(corpus, trained, question=args.question, n_random=args.n_random, seed=args.seed,
                               folds=args.folds, repeats=args.repeats, redraws=args.redraws, progress=not args.quiet)
     for name, table in tables.items():

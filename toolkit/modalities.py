@@ -9,10 +9,13 @@ the voice exactly as on the face.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["ablation", "fused_vs_single", "stream_attention", "streams_of", "plot_ablation"]
+__all__ = ["ablation", "fused_vs_single", "late_fusion", "LateFusion", "stream_attention", "streams_of",
+           "plot_ablation"]
 
 
 def streams_of(modality: str) -> tuple[str, ...]:
@@ -54,6 +57,50 @@ def stream_attention(run, corpus, stream: str):
     if modality == "both" and stream == "voice":
         return view, run.voice_attention
     return view, run
+
+
+@dataclass
+class LateFusion:
+    """Scores of a candidate from two single-modality networks, combined after training (:func:`late_fusion`)."""
+
+    predictions: pd.DataFrame
+    modality: str = "both"
+
+
+def late_fusion(face, voice) -> LateFusion:
+    """The sum of the logits of a face network and a voice network, each trained on its own: a baseline.
+
+    Each network's out-of-fold score of a candidate comes from the model of the fold that never saw
+    the candidate, and both networks use the same folds (grouped by position, the same seed), so the
+    sum is out of fold too. Nothing is fitted: the two logits count equally. It is the reference a
+    network that fuses the streams inside (per answer) should reach.
+
+    Returns
+    -------
+    LateFusion
+        ``predictions`` (``candidate_id``, ``fold``, ``label``, ``score``: the sigmoid of the sum),
+        ``modality`` "both"; :func:`ablation` and :func:`fused_vs_single` take it as a run.
+
+    Raises
+    ------
+    ValueError
+        When the two runs do not hold the same candidates in the same folds.
+    """
+    f = face.predictions.assign(candidate_id=face.predictions["candidate_id"].astype(str))
+    v = voice.predictions.assign(candidate_id=voice.predictions["candidate_id"].astype(str))
+    both = f.merge(v, on="candidate_id", suffixes=("_face", "_voice"), validate="one_to_one")
+    if len(both) != len(f) or len(both) != len(v) or (both["fold_face"] != both["fold_voice"]).any():
+        raise ValueError("late_fusion: the two runs must hold the same candidates in the same folds (train both with "
+                         "the same corpus, folds and seed)")
+
+    def logit(p):
+        p = np.clip(p.to_numpy(float), 1e-7, 1 - 1e-7)
+        return np.log(p / (1 - p))
+
+    total = logit(both["score_face"]) + logit(both["score_voice"])
+    predictions = pd.DataFrame({"candidate_id": both["candidate_id"], "fold": both["fold_face"],
+                                "label": both["label_face"], "score": 1 / (1 + np.exp(-total))})
+    return LateFusion(predictions)
 
 
 def _scores(run, corpus) -> pd.DataFrame:

@@ -186,14 +186,19 @@ def candidate_figure(run: str | Path, candidate: str, method: str = "impact_occl
 
     run = Path(run)
     moments_path = run / "moments.parquet"
+    info = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
+    if info.get("modality") == "both":
+        raise ValueError(f"{run}: a network reading face and voice has no key moments yet (they are computed for "
+                         f"single-stream networks); train with --modality face or --modality voice for feedback")
     if not moments_path.exists():
         raise FileNotFoundError(f"{moments_path} is missing: a run written before key moments existed; run "
                                 f"'python -m toolkit run CORPUS {run}' again (the other stages load from the cache)")
-    info = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
     if not info.get("corpus"):
         raise FileNotFoundError(f"{run / 'run.json'}: no corpus folder recorded; the feedback view needs the "
                                 f"corpus's frames (write the run with 'python -m toolkit run')")
     corpus = corpus_mod.load((run / info["corpus"]).resolve())
+    if info.get("modality") == "voice":
+        corpus = corpus.modality("voice")  # the moments and the attention are over the audio frames
     return plot_candidate(corpus, pd.read_parquet(run / "attention.parquet"), pd.read_parquet(moments_path),
                           candidate, method=method, stills=stills)
 
