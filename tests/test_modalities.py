@@ -301,3 +301,13 @@ def test_late_fusion_adds_the_logits_of_two_networks(voiced, trained):
     other = trained["face"].predictions.assign(fold=lambda p: (p["fold"] + 1) % 2)
     with pytest.raises(ValueError, match="same candidates in the same folds"):
         modalities.late_fusion(modalities.LateFusion(other), trained["voice"])
+
+
+def test_key_moments_of_a_voice_network_are_over_the_audio_frames(voiced, trained):
+    voice = voiced.modality("voice")
+    table = stages.moments.compute(voice, trained["voice"], progress=False)
+    assert len(table) and set(table["answer_id"]) <= set(voiced.audio["answer_id"])
+    assert np.isfinite(table[["impact_occlusion", "impact_ig"]].to_numpy()).all()
+    assert any(c.startswith("Loudness_sma3") for c in table.columns)  # slice features of the voice
+    truth = tk.moments.planted_truth(table, corpus_mod.planted(voice))
+    assert set(truth["planted"]) <= {"none", "hesitation", "lively", "distractor"}
