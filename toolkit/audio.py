@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import warnings
 from pathlib import Path
 
@@ -98,14 +97,9 @@ class NoSoundError(SoundError):
 # --------------------------------------------------------------------------- decoding
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise SoundError(f"{path}: file not found")
-    if path.is_dir():
-        raise SoundError(f"{path}: is a folder, not a video file")
-    if path.stat().st_size == 0:
-        raise SoundError(f"{path}: empty file (0 bytes)")
-    if not os.access(path, os.R_OK):
-        raise SoundError(f"{path}: not readable (permission denied)")
+    from .extract import _check_file as check
+
+    check(path, SoundError)
 
 
 def _check_rate(rate) -> int:

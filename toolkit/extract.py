@@ -249,15 +249,17 @@ def extract_video(path, rate: float = 10.0, model=None, *, retry_crop: bool = Tr
     return _extract_mediapipe(path, rate, model_file, retry_crop=retry_crop, max_faces=int(max_faces))
 
 
-def _check_file(path: Path) -> None:
+def _check_file(path: Path, error: type = None) -> None:
+    """Refuse a missing, folder, empty or unreadable file with ``error`` (default :class:`VideoError`)."""
+    error = error or VideoError
     if not path.exists():
-        raise VideoError(f"{path}: file not found")
+        raise error(f"{path}: file not found")
     if path.is_dir():
-        raise VideoError(f"{path}: is a folder, not a video file")
+        raise error(f"{path}: is a folder, not a video file")
     if path.stat().st_size == 0:
-        raise VideoError(f"{path}: empty file (0 bytes)")
+        raise error(f"{path}: empty file (0 bytes)")
     if not os.access(path, os.R_OK):
-        raise VideoError(f"{path}: not readable (permission denied)")
+        raise error(f"{path}: not readable (permission denied)")
 
 
 def _open_video(path: Path):
